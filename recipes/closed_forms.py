@@ -8,6 +8,10 @@ quadratic ``Ĵ(w) = J(w*) + ½ (w − w*)ᵀ H (w − w*)`` and
 * L1 (diagonal ``H``): ``J~(w) = Ĵ(w) + α ‖w‖₁``   →   ``wᵢ = sign(wᵢ*) max(|wᵢ*| − α / Hᵢᵢ, 0)``
 * ridge: ``J~(w) = ½ ‖Xw − y‖₂² + (α/2) ‖w‖₂²``   →   ``w~ = (XᵀX + αI)⁻¹ Xᵀ y``
 
+Geometric perspective: minimizing ``Ĵ(w) + (α/2)‖w‖²`` is equivalent to minimizing ``Ĵ(w)`` subject
+to ``‖w‖₂ ≤ η`` with ``η = ‖w~(α)‖`` (:func:`l2_constrained_optimum` finds the ``α`` for a given
+``η``); Keras' ``keras.constraints.MaxNorm`` enforces such a constraint by projection instead.
+
 (the lecture's regression slide writes ``‖Xw − y‖² + (α/2)‖w‖²`` but gives the solution of the form
 above, which holds when both terms carry the same factor; the code uses ``½ … + (α/2) …``).
 
@@ -33,6 +37,7 @@ __all__ = [
     "ridge",
     "ridge_path",
     "ridge_alpha_from_keras",
+    "l2_constrained_optimum",
 ]
 
 
@@ -160,3 +165,36 @@ def ridge_alpha_from_keras(l2, num_samples):
     if not isinstance(num_samples, numbers.Integral) or num_samples <= 0:
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
     return num_samples * l2
+
+
+def l2_constrained_optimum(H, w_star, eta, tol=1e-12, max_iter=200):
+    """Minimizer of ``½ (w − w*)ᵀH(w − w*)`` subject to ``‖w‖₂ ≤ η`` (lecture, "Geometric Perspective").
+
+    If ``‖w*‖ ≤ η`` the constraint is inactive (``α = 0``). Otherwise the solution is the L2
+    optimum ``w~(α) = (H + αI)⁻¹Hw*`` whose norm equals ``η``; ``‖w~(α)‖`` decreases in ``α``, so
+    ``α`` is found by bisection (``α`` is the Lagrange multiplier of the constraint).
+    Returns ``(w, alpha)``. ``H`` must be positive definite.
+    """
+    H = _square_symmetric(H)
+    w_star = _vector(w_star, H.shape[0], "w_star")
+    eta = _alpha(eta, "eta")
+    lam, Q = np.linalg.eigh(H)
+    if lam.min() <= 0:
+        raise ValueError("H must be positive definite")
+    z = Q.T @ w_star
+    norm = lambda a: np.linalg.norm(lam / (lam + a) * z)  # noqa: E731  ‖w~(α)‖ (Q orthogonal)
+    if norm(0.0) <= eta:
+        return w_star.copy(), 0.0
+    lo, hi = 0.0, 1.0
+    while norm(hi) > eta:
+        hi *= 2.0
+    for _ in range(max_iter):
+        mid = 0.5 * (lo + hi)
+        if norm(mid) > eta:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= tol * max(1.0, hi):
+            break
+    alpha = 0.5 * (lo + hi)
+    return Q @ (lam / (lam + alpha) * z), alpha

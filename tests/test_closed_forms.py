@@ -105,3 +105,24 @@ def test_bad_arguments_name_the_argument():
         cf.ridge(np.ones((4, 2)), np.ones(3), 0.1)
     with pytest.raises(ValueError, match="threshold"):
         cf.soft_threshold([1.0], -0.5)
+
+
+def test_penalty_equals_norm_constraint_geometric_perspective():
+    rng = np.random.default_rng(3)
+    H = _random_spd(rng, 4)
+    w_star = rng.normal(size=4) * 2
+    eta = 0.5 * np.linalg.norm(w_star)
+    w, alpha = cf.l2_constrained_optimum(H, w_star, eta)
+    assert alpha > 0
+    np.testing.assert_allclose(np.linalg.norm(w), eta, rtol=1e-9)  # constraint active
+    np.testing.assert_allclose(w, cf.l2_regularized_optimum(H, w_star, alpha), atol=1e-9)
+    # an independent constrained solver (SLSQP) finds the same point; its tolerance ~1e-6
+    res = optimize.minimize(
+        lambda v: 0.5 * (v - w_star) @ H @ (v - w_star), np.zeros(4), jac=lambda v: H @ (v - w_star),
+        constraints=[{"type": "ineq", "fun": lambda v: eta**2 - v @ v, "jac": lambda v: -2 * v}],
+        method="SLSQP", options={"ftol": 1e-12, "maxiter": 500},
+    )
+    np.testing.assert_allclose(res.x, w, atol=1e-5)
+    # inactive constraint: α = 0 and w = w*
+    w2, a2 = cf.l2_constrained_optimum(H, w_star, 10 * np.linalg.norm(w_star))
+    assert a2 == 0.0 and np.array_equal(w2, w_star)
