@@ -108,6 +108,7 @@ class ParameterTying(keras.Model):
         self.inner = model
         if model.built:
             self._weight_pairs()  # raises ValueError naming `pairs` on mismatched shapes
+            self.built = True
 
     def _find(self, name):
         for layer in self.inner._flatten_layers(include_self=False):
