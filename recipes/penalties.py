@@ -34,7 +34,6 @@ import numbers
 import re
 
 import keras
-from keras import ops
 
 __all__ = [
     "ElasticNet",
