@@ -77,6 +77,10 @@ class UsageError(ValueError):
     """A bad flag, a bad data folder or unusable data, found before training started (nothing was written)."""
 
 
+class WorkerFailure(RuntimeError):
+    """A multi-worker job lost a worker (collective operations aborted or timed out)."""
+
+
 def _check(condition, message):
     if not condition:
         raise ValueError(message)
@@ -298,8 +302,18 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
     if start_epoch:
         print(f"Resuming from {backup_dir}: {start_epoch} of {cfg.epochs} epochs done", flush=True)
     started = time.time()
-    model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
-              callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
+    try:
+        model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
+                  callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
+    except Exception as err:
+        if cfg.strategy != "multiworker" or type(err).__module__.split(".")[0] != "tensorflow":
+            raise
+        done = _completed_epochs(backup_dir)
+        raise WorkerFailure(
+            f"a worker of the multi-worker job failed or became unreachable ({type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0]}). The last committed checkpoint is epoch {done} of "
+            f"{cfg.epochs} in {backup_dir}; rerun every worker with the same --output-dir to resume from it."
+        ) from err
     train_seconds = time.time() - started
 
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)[:2]
