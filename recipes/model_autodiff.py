@@ -48,81 +48,117 @@ def _as_scalar_loss(loss_fn, y, y_pred):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# JAX
+# Backend objectives
 # ---------------------------------------------------------------------------------------------------------
-def _jax_objective(model, loss_fn, x, y):
+def _jax_objective(model, loss_fn, include_regularization=True):
+    """objective(params, non_trainable, x, y) -> J, pure (for jax.grad / jax.jit)."""
     import jax.numpy as jnp
 
-    non_trainable = [v.value for v in model.non_trainable_variables]
-
-    def objective(params):
+    def objective(params, non_trainable, x, y):
         y_pred, _, losses = model.stateless_call(params, non_trainable, x, training=False,
                                                  return_losses=True)
         value = _as_scalar_loss(loss_fn, y, y_pred)
-        for extra in losses:
-            value = value + jnp.asarray(extra, value.dtype)
+        if include_regularization:
+            for extra in losses:
+                value = value + jnp.asarray(extra, value.dtype)
         return value
 
     return objective
 
 
-def _params(model):
-    return [v.value for v in model.trainable_variables]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# TensorFlow
-# ---------------------------------------------------------------------------------------------------------
-def _tf_loss(model, loss_fn, x, y):
+def _tf_loss(model, loss_fn, x, y, include_regularization=True):
     value = _as_scalar_loss(loss_fn, y, model(x, training=False))
-    for extra in model.losses:
-        value = value + keras.ops.cast(extra, value.dtype)
+    if include_regularization:
+        for extra in model.losses:
+            value = value + keras.ops.cast(extra, value.dtype)
     return value
 
 
+def _state(model):
+    return ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+
+
 # ---------------------------------------------------------------------------------------------------------
-# Public API
+# Public API: factories compile once (jax.jit / tf.function) and are then called many times
 # ---------------------------------------------------------------------------------------------------------
-def loss_and_gradients(model, loss, x, y):
-    """:math:`J(\\boldsymbol\\theta)` and :math:`\\nabla_{\\boldsymbol\\theta}J` as a backend scalar and a list of
-    backend tensors, one per ``model.trainable_variables``."""
+def make_loss_and_gradients(model, loss, include_regularization=True):
+    """Compile once and return ``fun(x, y) -> (J, [dJ/dv for v in model.trainable_variables])`` at the model's
+    current weights, :math:`J` the mean loss plus (by default) ``model.losses``."""
     backend = _check_backend()
     loss_fn = resolve_loss(loss)
     if backend == "jax":
         import jax
-        value, grads = jax.value_and_grad(_jax_objective(model, loss_fn, x, y))(_params(model))
-        return value, list(grads)
+        compiled = jax.jit(jax.value_and_grad(_jax_objective(model, loss_fn, include_regularization)))
+
+        def fun(x, y):
+            params, non_trainable = _state(model)
+            value, grads = compiled(params, non_trainable, x, y)
+            return value, list(grads)
+
+        return fun
     import tensorflow as tf
-    with tf.GradientTape() as tape:
-        value = _tf_loss(model, loss_fn, x, y)
-    return value, tape.gradient(value, model.trainable_variables)
+    variables = model.trainable_variables
+
+    @tf.function(reduce_retracing=True)
+    def fun(x, y):
+        with tf.GradientTape() as tape:
+            value = _tf_loss(model, loss_fn, x, y, include_regularization)
+        return value, tape.gradient(value, variables)
+
+    return fun
+
+
+def make_hessian_vector_product(model, loss):
+    """Compile once and return ``fun(x, y, vectors) -> H u`` (exact; ``vectors`` = u, a list shaped like
+    ``model.trainable_variables``), :math:`\\mathbf H = \\nabla^2_{\\boldsymbol\\theta}J` at the current weights."""
+    backend = _check_backend()
+    loss_fn = resolve_loss(loss)
+    variables = model.trainable_variables
+    if backend == "jax":
+        import jax
+        objective = _jax_objective(model, loss_fn)
+
+        def hvp(params, non_trainable, x, y, tangents):
+            grad_fn = lambda p: jax.grad(objective)(p, non_trainable, x, y)  # noqa: E731
+            return jax.jvp(grad_fn, (params,), (tangents,))[1]
+
+        compiled = jax.jit(hvp)
+
+        def fun(x, y, vectors):
+            params, non_trainable = _state(model)
+            tangents = [keras.ops.cast(u, v.dtype) for u, v in zip(vectors, variables)]
+            return list(compiled(params, non_trainable, x, y, tangents))
+
+        return fun
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def fun(x, y, vectors):
+        tangents = [tf.cast(u, v.dtype) for u, v in zip(vectors, variables)]
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                value = _tf_loss(model, loss_fn, x, y)
+            grads = inner.gradient(value, variables)
+            dot = tf.add_n([tf.reduce_sum(g * u) for g, u in zip(grads, tangents)])
+        hvp = outer.gradient(dot, variables)
+        return [tf.zeros_like(v) if h is None else h for h, v in zip(hvp, variables)]
+
+    return fun
+
+
+def loss_and_gradients(model, loss, x, y):
+    """:math:`J(\\boldsymbol\\theta)` and :math:`\\nabla_{\\boldsymbol\\theta}J` at the current weights (one-off
+    call of :func:`make_loss_and_gradients`)."""
+    return make_loss_and_gradients(model, loss)(x, y)
 
 
 def hessian_vector_product(model, loss, x, y, vectors):
-    """Exact :math:`\\mathbf H\\mathbf u` with :math:`\\mathbf H = \\nabla^2_{\\boldsymbol\\theta}J`, ``vectors``
-    a list shaped like ``model.trainable_variables``; returns a list of the same shapes."""
-    backend = _check_backend()
-    loss_fn = resolve_loss(loss)
+    """Exact :math:`\\mathbf H\\mathbf u` (one-off call of :func:`make_hessian_vector_product`)."""
     variables = model.trainable_variables
     if len(vectors) != len(variables):
         raise ValueError(f"vectors must have one entry per trainable variable ({len(variables)}), "
                          f"got {len(vectors)}")
-    if backend == "jax":
-        import jax
-        import jax.numpy as jnp
-        grad_fn = jax.grad(_jax_objective(model, loss_fn, x, y))
-        tangents = [jnp.asarray(u, v.dtype) for u, v in zip(vectors, variables)]
-        _, hvp = jax.jvp(grad_fn, (_params(model),), (tangents,))
-        return list(hvp)
-    import tensorflow as tf
-    tangents = [tf.convert_to_tensor(u, v.dtype) for u, v in zip(vectors, variables)]
-    with tf.GradientTape() as outer:
-        with tf.GradientTape() as inner:
-            value = _tf_loss(model, loss_fn, x, y)
-        grads = inner.gradient(value, variables)
-        dot = tf.add_n([tf.reduce_sum(g * u) for g, u in zip(grads, tangents)])
-    hvp = outer.gradient(dot, variables)
-    return [tf.zeros_like(v) if h is None else h for h, v in zip(hvp, variables)]
+    return make_hessian_vector_product(model, loss)(x, y, list(vectors))
 
 
 def make_flat_loss_and_gradient(model, loss, x, y):
@@ -131,21 +167,11 @@ def make_flat_loss_and_gradient(model, loss, x, y):
     backend = _check_backend()
     loss_fn = resolve_loss(loss)
     variables = model.trainable_variables
-    if backend == "jax":
-        import jax
-        compiled = jax.jit(jax.value_and_grad(_jax_objective(model, loss_fn, x, y)))
-    else:
-        import tensorflow as tf
-
-        @tf.function(reduce_retracing=True)
-        def compiled(_):
-            with tf.GradientTape() as tape:
-                value = _tf_loss(model, loss_fn, x, y)
-            return value, tape.gradient(value, variables)
+    compiled = make_loss_and_gradients(model, loss_fn)
 
     def fun(theta):
         set_flat_weights(model, theta)
-        value, grads = compiled([v.value for v in variables])
+        value, grads = compiled(x, y)
         flat = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for g in grads])
         return float(value), flat
 
@@ -181,7 +207,8 @@ def flat_hessian(model, loss, x, y):
     if backend == "jax":
         import jax
         import jax.numpy as jnp
-        objective = _jax_objective(model, loss_fn, x, y)
+        objective = _jax_objective(model, loss_fn)
+        non_trainable = [v.value for v in model.non_trainable_variables]
         shapes = [tuple(v.shape) for v in variables]
 
         def flat_objective(theta):
@@ -189,9 +216,9 @@ def flat_hessian(model, loss, x, y):
             for shape, size, v in zip(shapes, sizes, variables):
                 parts.append(jnp.reshape(theta[offset:offset + size], shape).astype(v.dtype))
                 offset += size
-            return objective(parts)
+            return objective(parts, non_trainable, x, y)
 
-        theta = jnp.concatenate([jnp.ravel(p) for p in _params(model)])
+        theta = jnp.concatenate([jnp.ravel(p) for p in _state(model)[0]])
         return np.asarray(jax.jit(jax.hessian(flat_objective))(theta), dtype=np.float64)
     import tensorflow as tf
     with tf.GradientTape(persistent=True) as outer:

@@ -129,13 +129,15 @@ class Sophia(keras.optimizers.Optimizer):
 # -------------------------------------------------------------------------------------------------------------
 # Hessian-diagonal estimators
 # -------------------------------------------------------------------------------------------------------------
-def hutchinson_estimate(model, loss, x, y, rng):
+def hutchinson_estimate(model, loss, x, y, rng, hvp_fn=None):
     """Hutchinson's :math:`\\hat h = u \\odot (\\mathbf H u)`, :math:`u \\sim N(0, \\mathbf I)` (NumPy ``rng``),
     :math:`\\mathbf H` the Hessian of the batch loss at the model's current weights; unbiased:
     :math:`E[\\hat h] = \\mathrm{diag}(\\mathbf H)`. Returns a list of NumPy arrays shaped like the trainable
-    variables."""
+    variables. ``hvp_fn``: a compiled ``model_autodiff.make_hessian_vector_product(model, loss)`` to reuse."""
     vectors = [rng.standard_normal(tuple(v.shape)).astype(v.dtype) for v in model.trainable_variables]
-    hvp = model_autodiff.hessian_vector_product(model, loss, x, y, vectors)
+    if hvp_fn is None:
+        hvp_fn = model_autodiff.make_hessian_vector_product(model, loss)
+    hvp = hvp_fn(x, y, vectors)
     return [u * np.asarray(hu) for u, hu in zip(vectors, hvp)]
 
 
@@ -152,12 +154,13 @@ def _softmax_np(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def gnb_estimate(model, x, rng):
+def gnb_estimate(model, x, rng, grad_fn=None):
     """Gauss–Newton–Bartlett :math:`\\hat h = B\\,\\hat g \\odot \\hat g` with
     :math:`\\hat g = \\nabla_\\theta \\frac1B\\sum_b \\ell(f(x_b;\\theta), \\hat y_b)`, :math:`\\hat y_b` sampled from the
     model's predicted distribution (softmax of the logits, or a Bernoulli for one logit). Unbiased for the
     diagonal of the Gauss–Newton matrix of the cross-entropy loss. The model must output logits (no softmax).
-    The model's regularization losses are left out (they are not part of the likelihood)."""
+    The model's regularization losses are left out (they are not part of the likelihood). ``grad_fn``: a
+    compiled :func:`make_gnb_gradient` to reuse."""
     logits = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype=np.float64)
     batch = logits.shape[0]
     if logits.shape[-1] == 1:
@@ -169,25 +172,16 @@ def gnb_estimate(model, x, rng):
         draws = rng.random((p.shape[0], 1))
         sampled = np.minimum((draws > cumulative).sum(axis=-1), p.shape[-1] - 1)
         sampled = sampled.reshape(logits.shape[:-1]).astype("int32")
-    _, grads = _loss_without_regularization(model, x, sampled)
+    if grad_fn is None:
+        grad_fn = make_gnb_gradient(model)
+    _, grads = grad_fn(x, sampled)
     return [batch * np.square(np.asarray(g)) for g in grads]
 
 
-def _loss_without_regularization(model, x, y):
-    backend = model_autodiff._check_backend()
-    if backend == "jax":
-        import jax
-        non_trainable = [v.value for v in model.non_trainable_variables]
-
-        def objective(params):
-            logits, _ = model.stateless_call(params, non_trainable, x, training=False)
-            return keras.ops.mean(_sampled_label_loss(y, logits))
-
-        return jax.value_and_grad(objective)([v.value for v in model.trainable_variables])
-    import tensorflow as tf
-    with tf.GradientTape() as tape:
-        value = keras.ops.mean(_sampled_label_loss(y, model(x, training=False)))
-    return value, tape.gradient(value, model.trainable_variables)
+def make_gnb_gradient(model):
+    """Compiled ``fun(x, y_sampled) -> (loss, grads)`` of the mean cross-entropy of the logits against sampled
+    labels, without regularization losses (the gradient GNB squares)."""
+    return model_autodiff.make_loss_and_gradients(model, _sampled_label_loss, include_regularization=False)
 
 
 ESTIMATORS = ("hutchinson", "gnb")
@@ -228,6 +222,7 @@ class SophiaHessianUpdate(keras.callbacks.Callback):
         self._rng = np.random.default_rng(seed)
         self._step = 0
         self.updates = 0
+        self._compiled = None
 
     def on_train_batch_end(self, batch, logs=None):
         if self._step % self.every == 0:
@@ -242,11 +237,18 @@ class SophiaHessianUpdate(keras.callbacks.Callback):
         if hasattr(model, "jax_state_sync"):
             model.jax_state_sync()  # JAX trainer: bring the latest weights/optimizer state into the variables
         index = self._rng.choice(len(self.x), size=min(self.batch_size, len(self.x)), replace=False)
+        if self._compiled is None or self._compiled[0] is not model:
+            if self.estimator == "gnb":
+                fn = make_gnb_gradient(model)
+            else:
+                loss = self.loss if self.loss is not None else model.loss
+                fn = model_autodiff.make_hessian_vector_product(model, loss)
+            self._compiled = (model, fn)
+        fn = self._compiled[1]
         if self.estimator == "gnb":
-            estimates = gnb_estimate(model, self.x[index], self._rng)
+            estimates = gnb_estimate(model, self.x[index], self._rng, grad_fn=fn)
         else:
-            loss = self.loss if self.loss is not None else model.loss
-            estimates = hutchinson_estimate(model, loss, self.x[index], self.y[index], self._rng)
+            estimates = hutchinson_estimate(model, None, self.x[index], self.y[index], self._rng, hvp_fn=fn)
         optimizer.update_hessian(estimates)
         if hasattr(model, "_jax_state_synced"):
             model._jax_state_synced = True  # the JAX trainer re-reads the variables before the next step
