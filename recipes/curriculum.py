@@ -90,11 +90,19 @@ class CurriculumDataset(keras.utils.PyDataset):
             as Keras requires; a small pool is cycled through, reshuffled on each pass).
         shuffle: reshuffle the pool every epoch (and every pass); False keeps easy → hard order.
         seed: seed of the permutations.
-        **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` of ``PyDataset``.
+        **kwargs: ``workers``, ``max_queue_size`` of ``PyDataset`` (threads; ``use_multiprocessing=True`` is
+            refused: the epoch counter lives in this process).
+
+    The curriculum epoch :math:`e` (attribute ``epoch``) advances in ``on_epoch_end`` after an epoch in which
+    all ``steps_per_epoch`` minibatches were served (Keras's spec-inferring peek before training does not
+    count). Keras's ``fit(shuffle=True)`` additionally permutes the order of the minibatches within an epoch.
     """
 
     def __init__(self, x, y=None, scores=None, batch_size=32, pacing=None, steps_per_epoch=None,
                  shuffle=True, seed=None, **kwargs):
+        if kwargs.get("use_multiprocessing"):
+            raise ValueError("use_multiprocessing must be False for CurriculumDataset (the epoch counter "
+                             "must see every __getitem__ call); use workers > 1 for threads")
         super().__init__(**kwargs)
         self.x = np.asarray(x)
         self.y = None if y is None else np.asarray(y)
@@ -127,6 +135,7 @@ class CurriculumDataset(keras.utils.PyDataset):
         self.shuffle = bool(shuffle)
         self._rng = np.random.default_rng(seed)
         self.epoch = 0
+        self._served = 0
         self._build_epoch()
 
     def pool_size(self, epoch):
@@ -155,11 +164,16 @@ class CurriculumDataset(keras.utils.PyDataset):
     def __getitem__(self, index):
         if not 0 <= index < self.steps_per_epoch:
             raise IndexError(f"index must be in [0, {self.steps_per_epoch}), got {index}")
+        self._served += 1
         batch = self.epoch_indices[index * self.batch_size:(index + 1) * self.batch_size]
         if self.y is None:
             return (self.x[batch],)
         return self.x[batch], self.y[batch]
 
     def on_epoch_end(self):
-        self.epoch += 1
-        self._build_epoch()
+        # Keras reads a batch or two to infer the data spec and then signals an epoch end before training;
+        # only an epoch in which every minibatch was served advances the curriculum.
+        if self._served >= self.steps_per_epoch:
+            self.epoch += 1
+            self._build_epoch()
+        self._served = 0
