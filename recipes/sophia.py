@@ -232,6 +232,8 @@ class SophiaHessianUpdate(keras.callbacks.Callback):
     def _update(self):
         model = self.model
         optimizer = model.optimizer
+        while not isinstance(optimizer, Sophia) and hasattr(optimizer, "inner_optimizer"):
+            optimizer = optimizer.inner_optimizer  # LossScaleOptimizer, GradientNoise wrapping Sophia
         if not isinstance(optimizer, Sophia):
             raise TypeError(f"SophiaHessianUpdate needs a Sophia optimizer, got {type(optimizer).__name__}")
         if hasattr(model, "jax_state_sync"):

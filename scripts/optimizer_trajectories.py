@@ -155,7 +155,7 @@ def main(argv=None):
         ax.legend(fontsize=7)
     fig.tight_layout()
     png = os.path.join(args.output_dir, "trajectories.png")
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=90)
     with open(os.path.join(args.output_dir, "trajectories.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

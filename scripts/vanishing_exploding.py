@@ -110,7 +110,7 @@ def main(argv=None):
     ax_b.legend()
     fig.tight_layout()
     png = os.path.join(args.output_dir, "vanishing_exploding.png")
-    fig.savefig(png, dpi=110)
+    fig.savefig(png, dpi=90)
     with open(os.path.join(args.output_dir, "vanishing_exploding.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
