@@ -9,6 +9,9 @@
     ``--width`` units), computed by autodiff on a random batch: sigmoid with Glorot init (σ' ≤ ¼ ⇒ vanishes
     towards the input) vs ReLU with He init multiplied by a gain g ∈ {0.8, 1, 1.25} (the product of the layers'
     gains: vanishes / stays / explodes).
+(c) A cliff, J(w) = (w²⁰ − 1)² started at w = 1.08 (gradient ≈ 630): plain SGD (ε = ``--cliff-lr``) is thrown
+    off the cliff, while SGD with the lecture's clipping α·g/‖g‖ (Keras ``global_clipnorm=α``, α = ``--clip``)
+    walks down to the minimum w = 1.
 
 Writes ``vanishing_exploding.png`` and ``vanishing_exploding.csv`` and prints a table.
 
@@ -71,11 +74,32 @@ def layer_gradient_norms(activation, gain, depth, width, seed=0, batch=128):
     return np.array([float(np.linalg.norm(np.asarray(by_id[id(b)]))) for b in biases])
 
 
+def cliff_run(clip, lr, steps, w0=1.08):
+    """|J(w_k)| of SGD on J(w) = (w²⁰ − 1)² with optional clipping by norm α = ``clip`` (Keras
+    ``global_clipnorm``); stops early (NaN-padded) once |w| > 10."""
+    kwargs = {"global_clipnorm": clip} if clip else {}
+    opt = keras.optimizers.SGD(lr, **kwargs)
+    var = keras.Variable(np.array([w0], "float32"))
+    values, ws = [], []
+    for _ in range(steps + 1):
+        w = float(keras.ops.convert_to_numpy(var)[0])
+        ws.append(w)
+        values.append((w ** 20 - 1.0) ** 2 if abs(w) <= 10 else np.nan)
+        if abs(w) > 10:
+            break
+        grad = 2.0 * (w ** 20 - 1.0) * 20.0 * w ** 19
+        opt.apply([keras.ops.convert_to_tensor(np.array([grad], "float32"))], [var])
+    values += [np.nan] * (steps + 1 - len(values))
+    return np.array(values), ws
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=60, help="t of Wᵗ")
     parser.add_argument("--depth", type=int, default=30)
     parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--cliff-lr", type=float, default=0.002)
+    parser.add_argument("--clip", type=float, default=5.0, help="α of the clipped run in (c)")
     parser.add_argument("--output-dir", default="results/vanishing")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.depth < 2 or args.width < 1:
@@ -84,7 +108,7 @@ def main(argv=None):
     start = time.time()
     rows = []
 
-    fig, (ax_a, ax_b) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (ax_a, ax_b, ax_c) = plt.subplots(1, 3, figsize=(18, 5))
     for radius in (0.9, 1.0, 1.1):
         norms, cosines = matrix_power_norms(radius, args.steps)
         ax_a.semilogy(norms / norms[0], label=f"ρ(W) = {radius}")
@@ -108,6 +132,18 @@ def main(argv=None):
     ax_b.set_ylabel("‖∂C/∂b_l‖")
     ax_b.set_title(f"(b) gradient per layer, depth {args.depth}, width {args.width}")
     ax_b.legend()
+
+    for clip in (None, args.clip):
+        values, ws = cliff_run(clip, args.cliff_lr, args.steps)
+        label = f"SGD ε={args.cliff_lr}" + (f", clipped α={clip}" if clip else ", no clipping")
+        ax_c.semilogy(np.maximum(values, 1e-16), "o-", ms=3, label=label)
+        rows.append({"experiment": "cliff", "setting": "clip" if clip else "no clip", "first": float(values[0]),
+                     "last": float(values[~np.isnan(values)][-1]), "gain": float(ws[-1]),
+                     "cos_top_eigvec": ""})
+    ax_c.set_xlabel("step k")
+    ax_c.set_ylabel("J(w_k) = (w²⁰ − 1)²")
+    ax_c.set_title("(c) a cliff: gradient clipping α·g/‖g‖")
+    ax_c.legend()
     fig.tight_layout()
     png = os.path.join(args.output_dir, "vanishing_exploding.png")
     fig.savefig(png, dpi=90)
@@ -123,7 +159,8 @@ def main(argv=None):
               f"{r['gain']:>10.3e} {cos:>9}")
     print("W^t: first, last = ‖Wᵗv‖/‖v‖ at t = 0 and t = steps, gain = last; |cos| top = alignment of Wᵗv with "
           "the top eigenvector.\ndeep MLP: first, last = ‖∂C/∂b‖ at layer 1 (input side) and layer L, "
-          "gain = first / last (< 1 vanishing, > 1 exploding towards the input).")
+          "gain = first / last (< 1 vanishing, > 1 exploding towards the input).\n"
+          "cliff: first, last = J at the start and at the last finite step, gain = final w (minimum at 1).")
     print(f"wrote {png} in {time.time() - start:.1f} s")
 
 

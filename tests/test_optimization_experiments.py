@@ -1,6 +1,7 @@
 """The optimization experiment scripts run (small settings), write their PNG/CSV, and show the effects they
 are meant to show: Newton solves the quadratic in one step but stops at the saddle while first-order methods
-escape; ‖Wᵗv‖ follows ρᵗ and aligns with the top eigenvector; sigmoid gradients vanish towards the input."""
+escape; ‖Wᵗv‖ follows ρᵗ and aligns with the top eigenvector; sigmoid gradients vanish towards the input;
+clipping by norm keeps SGD on a cliff."""
 import csv
 
 import numpy as np
@@ -35,6 +36,9 @@ def test_vanishing_exploding(tmp_path, capsys):
     rows = {r["setting"]: r for r in csv.DictReader(open(out / "vanishing_exploding.csv"))}
     assert float(rows["sigmoid, Glorot × 1.0"]["gain"]) < 1e-4  # σ' <= 1/4 per layer over 11 layers
     assert float(rows["relu, He × 0.8"]["gain"]) < float(rows["relu, He × 1.25"]["gain"])
+    # the cliff: unclipped SGD is thrown onto the plateau J ≈ 1 near w = 0, clipped SGD reaches w = 1
+    assert float(rows["no clip"]["last"]) > 0.5 and abs(float(rows["no clip"]["gain"])) < 0.5
+    assert float(rows["clip"]["last"]) < 1e-6 and float(rows["clip"]["gain"]) == pytest.approx(1.0, abs=1e-3)
 
 
 @pytest.mark.parametrize("radius", [0.9, 1.1])
