@@ -48,6 +48,7 @@ __all__ = [
     "decompose",
     "draw_training_sets",
     "estimate_bias_variance",
+    "predict_batched",
 ]
 
 LOSSES = ("squared_error", "zero_one", "cross_entropy")
@@ -355,6 +356,21 @@ def _take(data, idx):
     return keras.tree.map_structure(lambda a: np.asarray(a)[idx], data)
 
 
+def predict_batched(model, x, batch_size=1024):
+    """h(x) by direct (eager) calls ``model(x_b, training=False)`` over batches of ``batch_size``.
+
+    Avoids ``model.predict``'s per-model tracing, which dominates for many small models.
+    """
+    import keras
+
+    n = len(keras.tree.flatten(x)[0])
+    outs = []
+    for start in range(0, n, batch_size):
+        xb = keras.tree.map_structure(lambda a: np.asarray(a)[start:start + batch_size], x)
+        outs.append(keras.tree.map_structure(keras.ops.convert_to_numpy, model(xb, training=False)))
+    return keras.tree.map_structure(lambda *parts: np.concatenate(parts, axis=0), *outs)
+
+
 def _average(results: list[BiasVarianceResult]) -> BiasVarianceResult:
     if len(results) == 1:
         return results[0]
@@ -373,12 +389,13 @@ def estimate_bias_variance(build_model: Callable[[], Any], x_train, y_train, x_t
                            loss="squared_error", protocol="split", trials=2, repeats=1,
                            train_size=None, fit_kwargs=None, train_fn=None, f_test=None,
                            class_probs=None, from_logits=True, correction=True, seed=0,
-                           return_predictions=False):
+                           return_predictions=False, predict_fn=None, predict_batch_size=1024):
     """Train one model per training set D_t and decompose its test error (see module docstring).
 
     For every group r = 1..repeats and trial t = 1..T: ``keras.utils.set_random_seed(seed + 1000 r
     + t)``, ``model = build_model()`` (a compiled Keras model), ``model.fit(x[D_t], y[D_t],
-    **fit_kwargs)`` (or ``train_fn(model, x_t, y_t)``), then h_{D_t}(x_test) = model.predict(x_test).
+    **fit_kwargs)`` (or ``train_fn(model, x_t, y_t)``), then h_{D_t}(x_test) = model(x_test,
+    training=False) in batches of ``predict_batch_size`` (or ``predict_fn(model, x_test)``).
     The decomposition is computed per group and averaged over groups (Yang et al. repeat their splits).
 
     ``x_train``/``y_train`` may be nested structures (dicts/lists of arrays indexed on axis 0).
@@ -408,7 +425,10 @@ def estimate_bias_variance(build_model: Callable[[], Any], x_train, y_train, x_t
                 train_fn(model, x_t, y_t)
             else:
                 model.fit(x_t, y_t, **fit_kwargs)
-            preds.append(model.predict(x_test, verbose=0))
+            if predict_fn is not None:
+                preds.append(predict_fn(model, x_test))
+            else:
+                preds.append(predict_batched(model, x_test, predict_batch_size))
         all_preds.append(preds)
 
     first = all_preds[0][0]

@@ -176,7 +176,8 @@ def _check_mlp_args(input_dim, hidden_units, num_outputs):
 
 def build_replica_mlp(input_dim, hidden_units, num_outputs, seeds, activation="relu",
                       output_activation=None, kernel_initializer="glorot_uniform",
-                      bias_initializer="zeros", shared_input=False, name="replica_mlp"):
+                      bias_initializer="zeros", use_bias=True, shared_input=False,
+                      name="replica_mlp"):
     """K = len(seeds) MLPs h_k(x) = W_{L,k} φ(… φ(W_{1,k} x + b_{1,k}) …) + b_{L,k} in one model.
 
     Input (batch, K, input_dim) (``shared_input=False``: each replica sees its own data slice) or
@@ -197,6 +198,7 @@ def build_replica_mlp(input_dim, hidden_units, num_outputs, seeds, activation="r
     for l, units in enumerate(widths):
         last = l == len(widths) - 1
         h = ReplicaDense(units, k, activation=output_activation if last else activation,
+                         use_bias=use_bias,
                          kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
                          kernel_seeds=[layer_seed(s, l, 0) for s in seeds],
                          bias_seeds=[layer_seed(s, l, 1) for s in seeds],
@@ -206,7 +208,7 @@ def build_replica_mlp(input_dim, hidden_units, num_outputs, seeds, activation="r
 
 def build_single_mlp(input_dim, hidden_units, num_outputs, seed, activation="relu",
                      output_activation=None, kernel_initializer="glorot_uniform",
-                     bias_initializer="zeros", name="mlp"):
+                     bias_initializer="zeros", use_bias=True, name="mlp"):
     """One MLP with ``keras.layers.Dense`` layers, layer l seeded ``layer_seed(seed, l, ·)``
     — the reference that replica k of :func:`build_replica_mlp` reproduces."""
     hidden_units = tuple(hidden_units)
@@ -217,7 +219,7 @@ def build_single_mlp(input_dim, hidden_units, num_outputs, seed, activation="rel
     for l, units in enumerate(widths):
         last = l == len(widths) - 1
         h = keras.layers.Dense(
-            units, activation=output_activation if last else activation,
+            units, activation=output_activation if last else activation, use_bias=use_bias,
             kernel_initializer=_seeded(kernel_initializer, layer_seed(seed, l, 0)),
             bias_initializer=_seeded(bias_initializer, layer_seed(seed, l, 1)),
             name=f"dense_{l}")(h)
