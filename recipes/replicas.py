@@ -164,6 +164,10 @@ class ReplicaLoss(keras.losses.Loss):
                 "reduction": self.reduction, "dtype": self.dtype}
 
 
+def _layer_init(hidden, output, last):
+    return output if (last and output is not None) else hidden
+
+
 def _check_mlp_args(input_dim, hidden_units, num_outputs):
     if not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
         raise ValueError(f"input_dim must be an integer >= 1, got {input_dim!r}")
@@ -177,12 +181,15 @@ def _check_mlp_args(input_dim, hidden_units, num_outputs):
 def build_replica_mlp(input_dim, hidden_units, num_outputs, seeds, activation="relu",
                       output_activation=None, kernel_initializer="glorot_uniform",
                       bias_initializer="zeros", use_bias=True, shared_input=False,
+                      output_kernel_initializer=None, output_bias_initializer=None,
                       name="replica_mlp"):
     """K = len(seeds) MLPs h_k(x) = W_{L,k} φ(… φ(W_{1,k} x + b_{1,k}) …) + b_{L,k} in one model.
 
     Input (batch, K, input_dim) (``shared_input=False``: each replica sees its own data slice) or
     (batch, input_dim) (``shared_input=True``: one input for all, e.g. prediction on a test grid);
     output (batch, K, num_outputs). Replica k equals ``build_single_mlp(..., seed=seeds[k])``.
+    ``output_kernel_initializer``/``output_bias_initializer`` (default: the hidden ones) initialize
+    the last layer (e.g. "zeros" for h_k ≡ 0 at initialization).
     Not compiled: compile with ``loss=ReplicaLoss(...)``.
     """
     hidden_units = tuple(hidden_units)
@@ -199,7 +206,10 @@ def build_replica_mlp(input_dim, hidden_units, num_outputs, seeds, activation="r
         last = l == len(widths) - 1
         h = ReplicaDense(units, k, activation=output_activation if last else activation,
                          use_bias=use_bias,
-                         kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
+                         kernel_initializer=_layer_init(kernel_initializer,
+                                                        output_kernel_initializer, last),
+                         bias_initializer=_layer_init(bias_initializer, output_bias_initializer,
+                                                      last),
                          kernel_seeds=[layer_seed(s, l, 0) for s in seeds],
                          bias_seeds=[layer_seed(s, l, 1) for s in seeds],
                          name=f"replica_dense_{l}")(h)
@@ -208,7 +218,8 @@ def build_replica_mlp(input_dim, hidden_units, num_outputs, seeds, activation="r
 
 def build_single_mlp(input_dim, hidden_units, num_outputs, seed, activation="relu",
                      output_activation=None, kernel_initializer="glorot_uniform",
-                     bias_initializer="zeros", use_bias=True, name="mlp"):
+                     bias_initializer="zeros", use_bias=True, output_kernel_initializer=None,
+                     output_bias_initializer=None, name="mlp"):
     """One MLP with ``keras.layers.Dense`` layers, layer l seeded ``layer_seed(seed, l, ·)``
     — the reference that replica k of :func:`build_replica_mlp` reproduces."""
     hidden_units = tuple(hidden_units)
@@ -220,8 +231,12 @@ def build_single_mlp(input_dim, hidden_units, num_outputs, seed, activation="rel
         last = l == len(widths) - 1
         h = keras.layers.Dense(
             units, activation=output_activation if last else activation, use_bias=use_bias,
-            kernel_initializer=_seeded(kernel_initializer, layer_seed(seed, l, 0)),
-            bias_initializer=_seeded(bias_initializer, layer_seed(seed, l, 1)),
+            kernel_initializer=_seeded(
+                _layer_init(kernel_initializer, output_kernel_initializer, last),
+                layer_seed(seed, l, 0)),
+            bias_initializer=_seeded(
+                _layer_init(bias_initializer, output_bias_initializer, last),
+                layer_seed(seed, l, 1)),
             name=f"dense_{l}")(h)
     return keras.Model(inputs, h, name=name)
 
