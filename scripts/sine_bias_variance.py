@@ -79,6 +79,9 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=4.0, help="learning rate x width")
     ap.add_argument("--output-init", choices=["zeros", "uniform"], default="zeros")
     ap.add_argument("--test-points", type=int, default=400)
+    ap.add_argument("--init-variance", action="store_true",
+                    help="also train T replicas on ONE training set with T seeds: the variance due "
+                         "to initialization alone (Neal et al.'s optimization variance)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--output-dir", default="runs/sine_bias_variance")
     args = ap.parse_args(argv)
@@ -104,8 +107,13 @@ def main(argv=None):
                                     args.output_init)
         secs = time.perf_counter() - t0
         res = squared_error_decomposition(pred, y_test, f_true=f_test)
+        init_var = float("nan")
+        if args.init_variance:
+            same, _ = fit_width(width, xs[:1] * args.trials, ys[:1] * args.trials, args.steps,
+                                args.lr, args.seed, x_test, args.output_init)
+            init_var = squared_error_decomposition(same, y_test).variance
         rows.append((width, train_mse, res.risk, res.details["bias2_direct"], res.variance,
-                     res.noise, secs))
+                     res.noise, init_var, secs))
         for p in pred:
             ax.plot(x_test[:, 0], p[:, 0], color="tab:blue", alpha=0.15, lw=0.8)
         ax.plot(x_test[:, 0], f_test[:, 0], color="k", lw=1.5, label="sin x")
@@ -123,13 +131,13 @@ def main(argv=None):
     fig.savefig(png, dpi=110)
 
     header = f"{'width':>7}{'train_mse':>11}{'risk':>9}{'bias2':>9}{'variance':>10}{'noise':>9}" \
-             f"{'seconds':>9}"
+             f"{'init_var':>10}{'seconds':>9}"
     print(header)
     for r in rows:
         print(f"{r[0]:>7}{r[1]:>11.4f}{r[2]:>9.4f}{r[3]:>9.4f}{r[4]:>10.4f}{r[5]:>9.4f}"
-              f"{r[6]:>9.1f}")
+              f"{r[6]:>10.5f}{r[7]:>9.1f}")
     with open(os.path.join(args.output_dir, "sine_bias_variance.csv"), "w") as f:
-        f.write("width,train_mse,risk,bias2,variance,noise,seconds\n")
+        f.write("width,train_mse,risk,bias2,variance,noise,init_variance,seconds\n")
         for r in rows:
             f.write(",".join(str(v) for v in r) + "\n")
     print(f"plot: {png}")
