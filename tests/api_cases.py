@@ -1,0 +1,178 @@
+"""Valid constructor arguments for every public object the sweeps exercise (not a test file).
+
+``CASES`` maps the class name of every ``recipes>`` registered custom object to the arguments that build a small
+valid instance (and, where the generic route of ``tests/test_serialization_sweep.py`` does not fit, the input
+shape or a model factory). ``FUNCTIONS`` maps public builders/functions (dotted path) to valid keyword arguments.
+``tests/test_bad_input_sweep.py`` starts from these valid arguments and breaks one at a time.
+
+A new registered class without an entry here makes ``test_every_registered_object_has_a_sweep_entry`` fail,
+naming it: add a line below.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Case:
+    """How to build and exercise one registered custom object.
+
+    kwargs: constructor keyword arguments, or a callable returning them (for arguments that must be fresh objects,
+        e.g. an inner optimizer or a wrapped layer).
+    input_shape: layers: shape of one example (default (8, 8, 3) for convolutions and image layers, else (6,)).
+    model: optional ``factory(obj) -> (model, x, y)`` when the generic model of the object's kind does not fit
+        (model subclasses, losses on special shapes); ``y`` may be None.
+    """
+
+    kwargs: Any = dataclasses.field(default_factory=dict)
+    input_shape: tuple | None = None
+    model: Callable | None = None
+
+    def build_kwargs(self):
+        return dict(self.kwargs() if callable(self.kwargs) else self.kwargs)
+
+
+def _sgd():
+    import keras
+
+    return keras.optimizers.SGD(0.05, momentum=0.9)
+
+
+def _two_towers():
+    import keras
+
+    inp = keras.Input((6,))
+    a = keras.layers.Dense(3, name="tower_a")(inp)
+    b = keras.layers.Dense(3, name="tower_b")(inp)
+    return keras.Model(inp, keras.layers.Add()([a, b]))
+
+
+def _replica_loss_model(loss):
+    import keras
+
+    from recipes.replicas import ReplicaDense
+
+    inp = keras.Input((6,))
+    model = keras.Model(inp, ReplicaDense(1, replicas=2)(inp))
+    x = np.random.default_rng(0).standard_normal((8, 6)).astype("float32")
+    y = np.random.default_rng(1).standard_normal((8, 2, 1)).astype("float32")
+    return model, x, y
+
+
+CASES: dict[str, Case] = {
+    # recipes (foundation, issues 2, 3, 5-opt, 8)
+    "ElasticNet": Case(dict(strength=0.01, alpha=0.3)),
+    "ProximalSGD": Case(dict(learning_rate=0.05, l1=0.01, momentum=0.5)),
+    "GradientNoise": Case(lambda: dict(inner_optimizer=_sgd(), eta=0.01, gamma=0.55, seed=3)),
+    "SignSGD": Case(dict(learning_rate=0.01, momentum=0.0)),
+    "Signum": Case(dict(learning_rate=0.01, momentum=0.9)),
+    "Sophia": Case(dict(learning_rate=0.01, beta_1=0.9, beta_2=0.99, gamma=0.01)),
+    "ParameterTying": Case(lambda: dict(model=_two_towers(), pairs=[("tower_a", "tower_b")], strength=0.1)),
+    "ReplicaDense": Case(dict(units=3, replicas=2, activation="tanh"), input_shape=(2, 6)),
+    "ReplicaLoss": Case(dict(loss="mean_squared_error"), model=_replica_loss_model),
+    "LinearDecay": Case(dict(initial_learning_rate=0.1, final_learning_rate=0.001, decay_steps=10)),
+    "SparseCategoricalCrossentropyWithSmoothing": Case(dict(epsilon=0.1, from_logits=True)),
+    "WeightNoiseDense": Case(dict(units=3, stddev=0.1, seed=1)),
+    "MagnitudePruning": Case(dict(final_sparsity=0.5, initial_sparsity=0.1, begin_step=1, end_step=5,
+                                  frequency=2)),
+    # issue 4 (dropout family)
+    "DropConnectDense": Case(dict(units=3, rate=0.3, seed=1)),
+    "DropConnectConv2D": Case(dict(filters=2, kernel_size=3, rate=0.3, seed=1)),
+    "FastDropoutDense": Case(dict(units=3, rate=0.3, seed=1)),
+    "DirectDropout": Case(dict(rate=0.3, seed=1)),
+    "StructuralDropout": Case(dict(min_units=2, seed=1)),
+    # issue 5 (normalization)
+    "MinMaxScaling": Case(dict(minimum=[0.0] * 6, maximum=[2.0] * 6)),
+    "ZScoreNormalization": Case(dict(mean=[0.5] * 6, variance=[2.0] * 6)),
+    "WeightNormalization": Case(lambda: dict(layer=__import__("keras").layers.Dense(3))),
+    "WSConv2D": Case(dict(filters=2, kernel_size=3)),
+    # issue 6 (early stopping): callbacks, config round trip only
+    "StepEarlyStopping": Case(dict(eval_every=10, patience=3)),
+    "StopAtStep": Case(dict(steps=5)),
+    "ValidationTargetStopping": Case(dict(target=0.5, eval_every=10)),
+    # issue 7 (augmentation layers)
+    "RandomFlip": Case(dict(mode="horizontal", p=0.5, seed=1)),
+    "PadCrop": Case(dict(padding=2, seed=1)),
+    "RandomAffine": Case(dict(rotation=10.0, seed=1)),
+    "RandomResizedCrop": Case(dict(scale=(0.5, 1.0), seed=1)),
+    "RandomColor": Case(dict(brightness=0.1, seed=1)),
+    "Cutout": Case(dict(seed=1)),
+    "AdditiveNoise": Case(dict(seed=1)),
+    "MultiplicativeNoise": Case(dict(seed=1)),
+    "RandAugment": Case(dict(num_ops=2, magnitude=5, seed=1)),
+    "MixUp": Case(dict(alpha=0.2, num_classes=3, seed=1)),
+    "CutMix": Case(dict(alpha=1.0, num_classes=3, seed=1)),
+    "Mosaic": Case(dict(num_classes=3, seed=1)),
+    "SpecAugment": Case(dict(freq_mask_param=2, num_freq_masks=1, time_mask_param=2, num_time_masks=1, seed=1),
+                        input_shape=(16, 8)),
+    # issue 10 (fast recipe)
+    "WarmupLinearDecay": Case(dict(initial_learning_rate=0.1, final_learning_rate=0.001, total_steps=20,
+                                   warmup_steps=5)),
+}
+
+
+def _images(n=8, size=8, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3)).astype(np.uint8)
+
+
+def _labels(n=8, classes=3, seed=0):
+    return np.arange(n) % classes
+
+
+#: Public builders and functions (dotted path -> valid keyword arguments, or a callable returning them).
+FUNCTIONS: dict[str, Any] = {
+    "recipes.resnet.build_resnet": dict(name="resnet20", width=2, num_classes=10, dropout_rate=0.1, norm="batch"),
+    "recipes.mlp.build_mlp": dict(input_shape=(4,), hidden_units=(3,), num_outputs=2, dropout_rate=0.1,
+                                  norm="none"),
+    "recipes.cifar10.split_train_val": lambda: dict(x=_images(20), y=_labels(20, 2), val_size=4, seed=0),
+    "augment.image_pipeline.make_train_dataset": lambda: dict(x=_images(8), y=_labels(8), batch_size=4,
+                                                              num_classes=3, augment="standard", seed=0),
+    "augment.image_pipeline.make_eval_dataset": lambda: dict(x=_images(8), y=_labels(8), batch_size=4,
+                                                             num_classes=3),
+    "recipes.schedules.LinearDecay": CASES["LinearDecay"].kwargs,
+    "recipes.replicas.build_replica_mlp": dict(input_dim=3, hidden_units=(4,), num_outputs=1, seeds=[0, 1]),
+    "recipes.replicas.build_single_mlp": dict(input_dim=3, hidden_units=(4,), num_outputs=1, seed=0),
+    "recipes.parameter_tying.build_shared_encoder_model": dict(input_dim=3, units=4, num_outputs=1),
+    "recipes.multitask.build_hard_sharing_model": dict(input_shape=(4,), tasks={"a": 2, "b": 1},
+                                                       trunk_units=(4,)),
+    "recipes.multitask.build_soft_sharing_model": dict(input_shape=(4,), tasks={"a": 2, "b": 1},
+                                                       tower_units=(4,), tying_strength=0.01),
+    "recipes.penalties.make_penalty": dict(kind="elastic_net", strength=0.01, alpha=0.5),
+    "recipes.noise_robustness.smooth_labels": dict(y=np.array([0, 1, 2]), epsilon=0.1, num_classes=3),
+    "recipes.curriculum.linear_pacing": dict(start=0.2, epochs_to_full=5),
+    "recipes.curriculum.step_pacing": dict(start=0.1, increase=2.0, step_length=1),
+    "recipes.sophia.SophiaHessianUpdate": lambda: dict(x=np.zeros((8, 3), "float32"), y=np.zeros(8, "int32"),
+                                                       estimator="gnb", every=2, batch_size=4),
+    "recipes.bias_variance.draw_training_sets": dict(n=20, protocol="split", trials=2, seed=0),
+    "recipes.gradient_clipping.clipping_arguments": dict(clipnorm=1.0, scope="global"),
+}
+
+
+def resolve(dotted):
+    """The object named ``package.module.attr``, or None when the module or attribute is absent."""
+    module_name, _, attr = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return getattr(module, attr, None)
+
+
+def function_kwargs(dotted):
+    value = FUNCTIONS[dotted]
+    return dict(value() if callable(value) else value)
+
+
+def registered_classes():
+    """{class name: class} of every ``recipes>`` custom object after importing every module."""
+    import keras
+
+    import recipes
+
+    recipes.register_all()
+    return {key.split(">", 1)[1]: obj for key, obj in sorted(keras.saving.get_custom_objects().items())
+            if key.startswith("recipes>")}
