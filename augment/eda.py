@@ -161,6 +161,15 @@ class EDA:
         self._synonyms[word] = result
         return result
 
+    def warm_cache(self, sentences) -> int:
+        """Look up the synonyms of every non-stop word of ``sentences`` now (e.g. before an on-the-fly
+        pipeline starts), so that augmentation later costs no WordNet lookups. Returns the number of
+        distinct words cached."""
+        vocab = {w for s in sentences for w in self.tokenize(s) if w not in self.stop_words}
+        for w in sorted(vocab):
+            self.synonyms(w)
+        return len(vocab)
+
     @staticmethod
     def n_changes(alpha: float, n_words: int) -> int:
         """``n = max(1, floor(alpha * l))`` of the paper."""

@@ -62,13 +62,16 @@ def add_white_noise(x, snr, rng=None):
     """White Gaussian noise at exactly ``snr`` dB: the drawn noise is rescaled to power
     ``P_x / 10^(snr/10)``. A silent clip is returned unchanged."""
     x = _check_wave(x)
-    xf = x.astype(np.float64)
-    px = _power(xf)
+    px = _power(x)
     if px == 0.0 or x.size == 0:
         return x.copy()
-    n = _rng(rng).standard_normal(x.size)
-    n *= np.sqrt(px / 10.0 ** (snr / 10.0) / _power(n))
-    return _restore(xf + n, x.dtype)
+    floating = x.dtype in (np.float32, np.float64)  # computed in x's own precision
+    ftype = x.dtype.type if floating else np.float64
+    n = _rng(rng).standard_normal(x.size, dtype=ftype)
+    n *= ftype(np.sqrt(px / 10.0 ** (snr / 10.0) / _power(n)))
+    if floating:
+        return x + n
+    return _restore(x.astype(np.float64) + n, x.dtype)
 
 
 def add_background_noise(x, noise, snr, rng=None):
@@ -192,6 +195,8 @@ def time_shift(x, shift, rollover=False):
 def apply_gain(x, gain_db):
     """``y = 10^(gain_db/20) x`` (integer PCM clips at its range)."""
     x = _check_wave(x)
+    if np.issubdtype(x.dtype, np.floating):
+        return x * x.dtype.type(10.0 ** (gain_db / 20.0))
     return _restore(x.astype(np.float64) * 10.0 ** (gain_db / 20.0), x.dtype)
 
 
