@@ -1,0 +1,28 @@
+"""The text/speech benchmark functions run on a few real sentences and clips and return positive rates."""
+import importlib.util
+import math
+import pathlib
+
+import pytest
+
+spec = importlib.util.spec_from_file_location(
+    "bench_augment_text_speech", pathlib.Path(__file__).resolve().parents[1] / "scripts" / "bench_augment_text_speech.py")
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+def test_bench_eda_rows(data_root):
+    from augment.text_pipeline import read_labeled_sentences
+
+    sentences, _ = read_labeled_sentences(data_root / "text" / "stsa.binary.dev")
+    rows = bench.bench_eda(sentences[:8], repeats=1, nltk_data=data_root / "nltk_data")
+    assert len(rows) == 7
+    for name, ours, ref, note in rows:
+        assert ours > 0 and (math.isnan(ref) or ref > 0), name
+
+
+def test_bench_speech_rows(data_root):
+    clips = bench.load_fsdd_clips(data_root / "fsdd" / "recordings", 6)
+    assert len(clips) == 6 and all(c.dtype.name == "float32" for c in clips)
+    rows = bench.bench_speech(clips, repeats=1)
+    assert len(rows) == 6 and all(r[1] > 0 and r[2] > 0 for r in rows)
