@@ -5,7 +5,7 @@ Splits: ``official`` (recordings with index 0-4 are the 300 test clips, 2,700 tr
 (every clip of ``--test-speaker`` is the test set: 500 clips of a voice never heard in training, 2,500
 train). Arms:
 
-* ``none``       - wav -> log-mel (40 mels, 25 ms... here 32 ms windows, 10 ms hop, 1 s centred) only;
+* ``none``       - wav -> log-mel (40 mels, 32 ms windows, 10 ms hop, 1 s centred, per-clip normalized);
 * ``spec``       - + SpecAugment: 2 frequency masks of width U{0..8} of 40, 2 time masks of U{0..10}
   of 97 frames, filled with the clip mean;
 * ``wave``       - + waveform chain per clip (augment.speech.WaveAugment): speed U(0.9, 1.1) p=0.5,
@@ -13,8 +13,10 @@ train). Arms:
   U(10, 30) dB p=0.5, gain U(-6, 6) dB p=0.5, time shift U(-0.1, 0.1) of the clip p=0.5;
 * ``wave+spec``  - both.
 
-Model: Conv2D(16)-BN-ReLU-MaxPool, Conv2D(32)-BN-ReLU-MaxPool, Conv2D(64)-BN-ReLU, global average
-pooling, Dropout(0.3), Dense(10); Adam 1e-3 decayed by cosine to 0 over ``--epochs`` epochs, batch 64;
+Model: Conv2D(32)-ReLU-MaxPool, Conv2D(64)-ReLU-MaxPool, Conv2D(128)-ReLU, global max pooling,
+Dropout(0.3), Dense(10) (0.1 M weights; global max pooling finds a digit wherever it sits in the
+second, and learned far faster here than average pooling or batch normalization did); Adam 1e-3
+decayed by cosine to 0 over ``--epochs`` epochs, batch 32;
 test accuracy after the last epoch, mean +- std over ``--seeds`` seeds.
 
 Usage:  PYTHONPATH=. python scripts/speech_augment_fsdd.py --split official --output-dir results/speech
@@ -40,13 +42,11 @@ def build_model(input_shape, seed, steps):
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(input_shape)
     h = inputs
-    for filters, pool in ((16, True), (32, True), (64, False)):
-        h = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False)(h)
-        h = keras.layers.BatchNormalization()(h)
-        h = keras.layers.ReLU()(h)
+    for filters, pool in ((32, True), (64, True), (128, False)):
+        h = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(h)
         if pool:
             h = keras.layers.MaxPooling2D(2)(h)
-    h = keras.layers.GlobalAveragePooling2D()(h)
+    h = keras.layers.GlobalMaxPooling2D()(h)
     h = keras.layers.Dropout(0.3)(h)
     outputs = keras.layers.Dense(10)(h)
     model = keras.Model(inputs, outputs)
@@ -62,9 +62,9 @@ def main(argv=None):
     p.add_argument("--split", choices=["official", "speaker"], default="official")
     p.add_argument("--test-speaker", default="theo")
     p.add_argument("--methods", nargs="+", default=["none", "spec", "wave", "wave+spec"])
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--output-dir", default="results/speech_augment")
     args = p.parse_args(argv)
 
