@@ -197,6 +197,47 @@ def _write_csv(path, rows):
             w.writerow([name, f"{a:.1f}", f"{b:.1f}", f"{a / b:.2f}" if b == b and b > 0 else "", note])
 
 
+# ------------------------------------------- sections for scripts/bench_augment.py (SECTIONS registry)
+def _as_section_rows(section, rows, n, ours_label, ref_label):
+    """Rows in scripts/bench_augment.py's format: one per route, ours with its ratio to the reference."""
+    out = []
+    for name, ours, ref, note in rows:
+        ratio = ours / ref if ref == ref and ref > 0 else float("nan")
+        out.append({"section": section, "route": f"{ours_label}: {name}", "items": n, "seconds": n / ours,
+                    "items_per_s": ours, "ratio": ratio, "reference": f"{ref_label} {note}"})
+        if ref == ref:
+            out.append({"section": section, "route": f"{ref_label}: {name}", "items": n, "seconds": n / ref,
+                        "items_per_s": ref, "ratio": 1.0, "reference": f"{ref_label} {note}"})
+    return out
+
+
+def section_text(args):
+    """``bench_augment.py`` section: EDA vs nlpaug on ``args.num_sentences`` (default 2,000) SST-2
+    sentences; reads ``args.data_dir`` and ``args.repeats``."""
+    from augment.text_pipeline import read_labeled_sentences
+
+    data = pathlib.Path(args.data_dir)
+    n = getattr(args, "num_sentences", 2000)
+    sentences, _ = read_labeled_sentences(data / "text" / "stsa.binary.train")
+    rows = bench_eda(sentences[:n], repeats=args.repeats, nltk_data=data / "nltk_data")
+    return _as_section_rows("text", rows, len(sentences[:n]), "EDA", "nlpaug")
+
+
+def section_speech(args):
+    """``bench_augment.py`` section: speech ops vs audiomentations on ``args.num_clips`` (default 500)
+    FSDD clips, then the wav -> log-mel tf.data pipeline on 4x as many."""
+    from augment.speech_pipeline import fsdd_split
+
+    root = pathlib.Path(args.data_dir) / "fsdd" / "recordings"
+    n = getattr(args, "num_clips", 500)
+    clips = load_fsdd_clips(root, n)
+    rows = _as_section_rows("speech", bench_speech(clips, repeats=args.repeats), len(clips), "ours",
+                            "audiomentations")
+    (files, labels), _ = fsdd_split(root)
+    return rows + _as_section_rows("speech", bench_speech_pipeline(files[: 4 * n], labels[: 4 * n]),
+                                   len(files[: 4 * n]), "ours", "-")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=os.environ.get("RECIPES_DATA", "../shared/data"))

@@ -26,3 +26,11 @@ def test_bench_speech_rows(data_root):
     assert len(clips) == 6 and all(c.dtype.name == "float32" for c in clips)
     rows = bench.bench_speech(clips, repeats=1)
     assert len(rows) == 6 and all(r[1] > 0 and r[2] > 0 for r in rows)
+
+
+def test_section_rows_match_bench_augment_format():
+    rows = bench._as_section_rows("text", [("RS", 100.0, 20.0, "x"), ("RI", 50.0, float("nan"), "none")], 10,
+                                  "EDA", "nlpaug")
+    assert [r["route"] for r in rows] == ["EDA: RS", "nlpaug: RS", "EDA: RI"]
+    assert rows[0]["ratio"] == 5.0 and rows[0]["seconds"] == 0.1 and rows[1]["ratio"] == 1.0
+    assert set(rows[0]) == {"section", "route", "items", "seconds", "items_per_s", "ratio", "reference"}
