@@ -24,7 +24,8 @@ import re
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["fsdd_files", "fsdd_split", "log_mel_spectrogram", "spec_augment_tf", "speech_dataset"]
+__all__ = ["fsdd_files", "fsdd_split", "log_mel_spectrogram", "spec_augment_tf", "speech_dataset",
+           "from_audiomentations"]
 
 _FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
 
@@ -115,6 +116,25 @@ def spec_augment_tf(spec, seed, freq_mask_param=8, num_freq_masks=2, time_mask_p
     else:
         fill = tf.cast(mask_value, spec.dtype)
     return tf.where(mask, tf.broadcast_to(fill, tf.shape(spec)), spec)
+
+
+def from_audiomentations(transform, sample_rate=8000):
+    """Wrap an audiomentations transform (e.g. ``Compose([...])``) as ``wave_augment`` for
+    :func:`speech_dataset`: ``f(x, rng) -> transform(x, sample_rate)``. audiomentations draws from
+    NumPy's global generator, so each call reseeds it from ``rng`` (reproducible, but it touches the
+    global state; keep such a pipeline's map deterministic)."""
+    if not callable(transform):
+        raise TypeError(f"transform must be callable, got {type(transform).__name__}")
+
+    def wave_augment(x, rng):
+        import random
+
+        seed = int(rng.integers(2 ** 31)) if isinstance(rng, np.random.Generator) else int(rng)
+        np.random.seed(seed)
+        random.seed(seed)
+        return transform(samples=np.asarray(x, dtype=np.float32), sample_rate=sample_rate)
+
+    return wave_augment
 
 
 def _decode(path):

@@ -122,3 +122,18 @@ def test_log_mel_peak_and_pipeline_shapes(data_root):
     first = [x.numpy() for x, _ in speech_dataset(train_f[:16], train_y[:16], WaveAugment(), {}, shuffle=False)]
     second = [x.numpy() for x, _ in speech_dataset(train_f[:16], train_y[:16], WaveAugment(), {}, shuffle=False)]
     np.testing.assert_array_equal(first[0], second[0])  # seeded: the same stream
+
+
+def test_audiomentations_adapter_is_seeded(data_root):
+    audiomentations = pytest.importorskip("audiomentations")
+    from augment.speech_pipeline import from_audiomentations, fsdd_split, speech_dataset
+
+    f = from_audiomentations(audiomentations.Compose([audiomentations.AddGaussianSNR(10, 30, p=1.0),
+                                                      audiomentations.Gain(-6, 6, p=1.0)]))
+    x = np.sin(np.arange(4000) / 5).astype("float32")
+    a, b = f(x, np.random.default_rng(1)), f(x, np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float32 and a.shape == x.shape and not np.array_equal(a, x)
+    (files, labels), _ = fsdd_split(data_root / "fsdd" / "recordings")
+    xb, yb = next(iter(speech_dataset(files[:8], labels[:8], wave_augment=f, batch_size=8)))
+    assert xb.shape == (8, 97, 40, 1)
