@@ -167,8 +167,11 @@ def speech_dataset(files, labels, wave_augment=None, spec_augment=None, clip_sam
     if batch_size < 1 or clip_samples < 1:
         raise ValueError(f"batch_size and clip_samples must be >= 1, got {batch_size}, {clip_samples}")
     mel_kwargs = dict(sample_rate=sample_rate, **(mel_kwargs or {}))
+    # the map functions hold no Python control flow on tensors: no AutoGraph conversion (which
+    # re-reads their source from disk at trace time)
+    plain = tf.autograph.experimental.do_not_convert
     ds = tf.data.Dataset.from_tensor_slices((list(map(str, files)), np.asarray(labels, dtype="int64")))
-    ds = ds.map(lambda f, y: (_decode(f), y), num_parallel_calls=tf.data.AUTOTUNE).cache()
+    ds = ds.map(plain(lambda f, y: (_decode(f), y)), num_parallel_calls=tf.data.AUTOTUNE).cache()
     if shuffle:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     if wave_augment is not None:
@@ -181,13 +184,14 @@ def speech_dataset(files, labels, wave_augment=None, spec_augment=None, clip_sam
             return x, y
 
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, seeds).map(lambda xy, s: _aug(xy[0], xy[1], s),
+        ds = tf.data.Dataset.zip(ds, seeds).map(plain(lambda xy, s: _aug(xy[0], xy[1], s)),
                                                 num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.map(lambda x, y: (_centre_fix(x, clip_samples), y), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size).map(lambda x, y: (log_mel_spectrogram(x, **mel_kwargs)[..., None], y),
+    ds = ds.map(plain(lambda x, y: (_centre_fix(x, clip_samples), y)), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size).map(plain(lambda x, y: (log_mel_spectrogram(x, **mel_kwargs)[..., None], y)),
                                   num_parallel_calls=tf.data.AUTOTUNE)
     if spec_augment is not None:
         seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(ds, seeds).map(lambda xy, s: (spec_augment_tf(xy[0], s, **spec_augment), xy[1]),
-                                                num_parallel_calls=tf.data.AUTOTUNE)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            plain(lambda xy, s: (spec_augment_tf(xy[0], s, **spec_augment), xy[1])),
+            num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
