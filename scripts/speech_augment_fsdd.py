@@ -19,7 +19,8 @@ second, and learned far faster here than average pooling or batch normalization 
 decayed by cosine to 0 over ``--epochs`` epochs, batch 32;
 test accuracy after the last epoch, mean +- std over ``--seeds`` seeds.
 
-Usage:  PYTHONPATH=. python scripts/speech_augment_fsdd.py --split official --output-dir results/speech
+Usage:  PYTHONPATH=. python scripts/speech_augment_fsdd.py --split official --output-dir out/speech_augment
+Writes speech_augment_fsdd_<split>.csv and .png.
 """
 from __future__ import annotations
 
@@ -56,6 +57,27 @@ def build_model(input_shape, seed, steps):
     return model
 
 
+def plot_rows(rows, path, title):
+    """Bars: test accuracy per augmentation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    ys = [100 * r["test_acc_mean"] for r in rows]
+    ax.bar(range(len(rows)), ys, yerr=[100 * r["test_acc_std"] for r in rows], capsize=2, color="tab:blue")
+    for i, y in enumerate(ys):
+        ax.text(i, y + 0.3, f"{y:.1f}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(rows)), [r["method"] for r in rows])
+    ax.set_ylim(max(0, min(ys) - 10), 100)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=os.environ.get("RECIPES_DATA", "../shared/data"))
@@ -65,7 +87,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--output-dir", default="results/speech_augment")
+    p.add_argument("--output-dir", default="out/speech_augment")
     args = p.parse_args(argv)
 
     from scipy.io import wavfile
@@ -107,6 +129,8 @@ def main(argv=None):
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    plot_rows(rows, out / f"speech_augment_fsdd_{args.split}.png",
+              f"FSDD {args.split} split, small CNN on log-mels, {args.epochs} epochs")
     print(f"\nFSDD test accuracy, split {args.split}, {args.epochs} epochs, {args.seeds} seed(s)")
     print("| split | augmentation | test accuracy | vs none |")
     print("|---|---|---|---|")

@@ -18,7 +18,8 @@ steps whatever the augmentation, so every arm is validated after the same number
 stopping on dev accuracy (872 sentences; patience 5, best weights restored, at most ``--epochs``);
 test accuracy on the 1,821 SST-2 test sentences, mean +- std over ``--seeds`` seeds.
 
-Usage:  PYTHONPATH=. python scripts/text_augment_sst2.py --output-dir results/text [--sizes 500 6920]
+Usage:  PYTHONPATH=. python scripts/text_augment_sst2.py --sizes 500 --seeds 5 --output-dir out/text_augment
+Writes text_augment_sst2_<model>_<sizes>.csv and .png (test accuracy per arm, error bars = std).
 """
 from __future__ import annotations
 
@@ -72,6 +73,37 @@ def train_and_test(train_ds, train_texts, dev, test, seed, epochs, steps_per_epo
     return acc, len(hist.history["loss"])
 
 
+def plot_rows(rows, path, title):
+    """Grouped bars: test accuracy per augmentation, one group per training-set size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted({r["n_train"] for r in rows})
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.8 * len(sizes), 3.2))
+    w = 0.8 / len(methods)
+    for j, m in enumerate(methods):
+        xs, ys, es = [], [], []
+        for i, n in enumerate(sizes):
+            r = next((r for r in rows if r["n_train"] == n and r["method"] == m), None)
+            if r:
+                xs.append(i + (j - (len(methods) - 1) / 2) * w)
+                ys.append(100 * r["test_acc_mean"])
+                es.append(100 * r["test_acc_std"])
+        ax.bar(xs, ys, w, yerr=es, label=m, capsize=2)
+    ax.set_xticks(range(len(sizes)), [f"N = {n}" for n in sizes])
+    lo = min(100 * r["test_acc_mean"] for r in rows)
+    ax.set_ylim(lo - 5, min(100, max(100 * r["test_acc_mean"] for r in rows) + 3))
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=os.environ.get("RECIPES_DATA", "../shared/data"))
@@ -80,7 +112,7 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--model", choices=["cnn", "mean"], default="cnn")
     p.add_argument("--methods", nargs="+", default=["none", "eda", "eda_otf", "backtranslation"])
-    p.add_argument("--output-dir", default="results/text_augment")
+    p.add_argument("--output-dir", default="out/text_augment")
     args = p.parse_args(argv)
 
     from augment.back_translation import ApertiumTranslator, BackTranslator
@@ -150,10 +182,12 @@ def main(argv=None):
                   f"+- {row['test_acc_std']:.4f} ({row['accs']}) epochs={row['epochs']} "
                   f"aug {aug_s:.1f}s train {row['train_s']}s", flush=True)
 
-    with open(out / f"text_augment_sst2_{args.model}.csv", "w", newline="") as f:
+    stem = out / f"text_augment_sst2_{args.model}_{'_'.join(map(str, args.sizes))}"
+    with open(stem.with_suffix(".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    plot_rows(rows, stem.with_suffix(".png"), f"SST-2, text {args.model}, {args.seeds} seeds")
     print(f"\nSST-2 test accuracy (1,821 sentences), model {args.model}, mean +- std over {args.seeds} seeds")
     print("| N train | augmentation | parameters | training lines | test accuracy | vs none |")
     print("|---|---|---|---|---|---|")
