@@ -87,6 +87,9 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--freq-mask", type=int, default=8, help="SpecAugment F (widest frequency mask)")
+    p.add_argument("--time-mask", type=int, default=10, help="SpecAugment T (widest time mask)")
+    p.add_argument("--num-masks", type=int, default=2, help="SpecAugment m_F = m_T")
     p.add_argument("--output-dir", default="out/speech_augment")
     args = p.parse_args(argv)
 
@@ -112,13 +115,18 @@ def main(argv=None):
         accs, t0 = [], time.time()
         for seed in range(args.seeds):
             wave = (WaveAugment(noise_clips=noise, seed=seed) if "wave" in method else None)
-            spec = {} if "spec" in method else None
+            spec = (dict(freq_mask_param=args.freq_mask, num_freq_masks=args.num_masks,
+                         time_mask_param=args.time_mask, num_time_masks=args.num_masks)
+                    if "spec" in method else None)
             train_ds = speech_dataset(train_f, train_y, wave_augment=wave, spec_augment=spec,
                                       batch_size=args.batch_size, shuffle=True, seed=seed)
             model = build_model((97, 40, 1), seed, steps)
             model.fit(train_ds, epochs=args.epochs, verbose=0)
             accs.append(model.evaluate(test_ds, verbose=0)[1])
-        row = dict(split=args.split, method=method, test_acc_mean=float(np.mean(accs)),
+        label = method
+        if "spec" in method and (args.freq_mask, args.time_mask, args.num_masks) != (8, 10, 2):
+            label += f" (F={args.freq_mask}, T={args.time_mask}, m={args.num_masks})"
+        row = dict(split=args.split, method=label, test_acc_mean=float(np.mean(accs)),
                    test_acc_std=float(np.std(accs)), accs=" ".join(f"{a:.4f}" for a in accs),
                    seconds=round(time.time() - t0, 1))
         rows.append(row)
