@@ -1,4 +1,4 @@
-"""The text/speech benchmark functions run on a few real sentences and clips and return positive rates."""
+"""The text benchmark runs on a few real sentences and returns positive rates; rows fit bench_augment.py."""
 import importlib.util
 import math
 import pathlib
@@ -21,11 +21,10 @@ def test_bench_eda_rows(data_root):
         assert ours > 0 and (math.isnan(ref) or ref > 0), name
 
 
-def test_bench_speech_rows(data_root):
+def test_load_fsdd_clips(data_root):
+    # bench_speech itself is not run here: audiomentations' Resample spends ~5 s on librosa's first call
     clips = bench.load_fsdd_clips(data_root / "fsdd" / "recordings", 6)
-    assert len(clips) == 6 and all(c.dtype.name == "float32" for c in clips)
-    rows = bench.bench_speech(clips, repeats=1)
-    assert len(rows) == 6 and all(r[1] > 0 and r[2] > 0 for r in rows)
+    assert len(clips) == 6 and all(c.dtype.name == "float32" and c.ndim == 1 for c in clips)
 
 
 def test_section_rows_match_bench_augment_format():
