@@ -1,0 +1,228 @@
+"""The lecture's two policies for using all the training data after early stopping, as one call.
+
+Both start the same way (lecture, "Early Stopping How to use data, Policy #1 / #2"): split ``X^(train)`` into
+``X^(subtrain)`` and ``X^(valid)``, run the early-stopping meta-algorithm (``callbacks.early_stopping.
+StepEarlyStopping``: evaluate every n steps, patience p) from random θ on ``X^(subtrain)``, validating on
+``X^(valid)``. That returns θ*, i* and v. Then
+
+- policy "none": keep θ* (trained on ``X^(subtrain)`` only);
+- policy "retrain" (#1): set θ to random values again (call ``build_model()`` once more) and train on
+  ``X^(train) = X^(subtrain) ∪ X^(valid)`` for i* steps (or, with ``retrain_length="epochs"``, for as many epochs
+  as the early-stopping run took to reach i*);
+- policy "continue" (#2): keep θ = θ*, set ``ε ← J(θ*, X^(subtrain))`` and
+  ``while J(θ, X^(valid)) > ε: train on X^(train) for n steps``, stopping at ``max_extra_steps`` at the latest.
+
+    result = train_with_early_stopping(build_model, (x_sub, y_sub), (x_val, y_val), policy="retrain",
+                                       eval_every=50, patience=5, batch_size=128, max_epochs=30)
+    result.model, result.best_step, result.summary()
+"""
+import dataclasses
+import math
+
+import numpy as np
+
+from callbacks.early_stopping import StepEarlyStopping, StopAtStep, ValidationTargetStopping, \
+    evaluate_preserving_metrics
+
+POLICIES = ("none", "retrain", "continue")
+RETRAIN_LENGTHS = ("steps", "epochs")
+
+
+@dataclasses.dataclass
+class EarlyStoppingResult:
+    """What :func:`train_with_early_stopping` did.
+
+    Early-stopping phase (on X^(subtrain)): ``best_step`` (i*), ``best_value`` (v), ``curve_steps`` /
+    ``curve_values`` (the validation curve), ``es_steps`` (steps run), ``es_stop_reason``.
+    Policy 1: ``retrain_steps`` (steps run on X^(train) from a fresh initialization).
+    Policy 2: ``epsilon`` (ε = J(θ*, X^(subtrain))), ``extra_steps``, ``reached_target``, ``continue_steps`` /
+    ``continue_values`` (J(θ, X^(valid)) at each check, the first at 0 extra steps).
+    ``model`` is the final model; ``message`` a one-line account.
+    """
+
+    policy: str
+    model: object
+    best_step: int
+    best_value: float
+    curve_steps: list
+    curve_values: list
+    es_steps: int
+    es_stop_reason: object = None
+    retrain_steps: object = None
+    epsilon: object = None
+    extra_steps: object = None
+    reached_target: object = None
+    continue_steps: list = dataclasses.field(default_factory=list)
+    continue_values: list = dataclasses.field(default_factory=list)
+    message: str = ""
+
+    def summary(self):
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in ("model", "curve_steps", "curve_values", "continue_steps", "continue_values")}
+
+
+def steps_per_epoch(num_examples, batch_size):
+    """Optimizer steps of one pass over ``num_examples`` with ``batch_size`` (last batch kept): ⌈N/B⌉."""
+    return -(-int(num_examples) // int(batch_size))
+
+
+def retrain_steps_for(best_step, n_subtrain, n_train, batch_size, retrain_length="steps"):
+    """Length of policy 1's retraining on X^(train).
+
+    "steps": exactly i* (the lecture). "epochs": the same number of passes over the data as early stopping made
+    up to i*: e* = i* / ⌈N_sub/B⌉ epochs, i.e. round(e* · ⌈N_train/B⌉) steps.
+
+    Why they differ: an epoch of X^(train) has N_train/N_sub times more batches than an epoch of X^(subtrain).
+    Keeping the number of *updates* i* keeps what the quadratic analysis says regularizes (τε ≈ 1/α: the same
+    effective L2 strength, the same point of a step-based learning-rate schedule), but every example is seen
+    only N_sub/N_train times as often. Keeping the number of *epochs* sees every example as often as when
+    i* was found, but makes N_train/N_sub times more updates, i.e. weaker implicit regularization, which may be
+    right because more data postpones overfitting. Which is better is an empirical question (the lecture and
+    Goodfellow et al. 2016, §7.8, leave it open).
+    """
+    if retrain_length not in RETRAIN_LENGTHS:
+        raise ValueError(f"retrain_length must be one of {RETRAIN_LENGTHS}, got {retrain_length!r}")
+    if retrain_length == "steps":
+        return int(best_step)
+    epochs = best_step / steps_per_epoch(n_subtrain, batch_size)
+    return int(round(epochs * steps_per_epoch(n_train, batch_size)))
+
+
+def _num_examples(data):
+    return len(data[1]) if data[1] is not None else len(data[0])
+
+
+def _fit_steps(model, data, steps, batch_size, make_dataset, seed, callbacks, fit_kwargs):
+    """Trains ``model`` on ``data`` for exactly ``steps`` optimizer steps (across as many epochs as needed)."""
+    if steps <= 0:
+        return 0
+    stop = StopAtStep(steps)
+    per_epoch = steps_per_epoch(_num_examples(data), batch_size)
+    epochs = math.ceil(steps / per_epoch)
+    _fit(model, data, epochs, batch_size, make_dataset, seed, [stop] + list(callbacks), fit_kwargs)
+    return stop.step
+
+
+def _fit(model, data, epochs, batch_size, make_dataset, seed, callbacks, fit_kwargs):
+    kwargs = dict(fit_kwargs or {})
+    kwargs.setdefault("verbose", 0)
+    if make_dataset is not None:
+        return model.fit(make_dataset(data[0], data[1], seed), epochs=epochs, callbacks=callbacks, **kwargs)
+    return model.fit(data[0], data[1], batch_size=batch_size, epochs=epochs, callbacks=callbacks, **kwargs)
+
+
+def _concat(a, b):
+    return (np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]))
+
+
+def train_with_early_stopping(
+    build_model,
+    subtrain,
+    valid,
+    *,
+    policy="none",
+    eval_every=100,
+    patience=5,
+    batch_size=128,
+    max_epochs=100,
+    monitor="val_loss",
+    min_delta=0.0,
+    mode="auto",
+    warmup_steps=0,
+    nan_policy="no_improvement",
+    retrain_length="steps",
+    max_extra_steps=None,
+    make_dataset=None,
+    validation_batch_size=None,
+    callbacks=(),
+    fit_kwargs=None,
+    seed=0,
+    verbose=0,
+):
+    """Early stopping on (subtrain, valid), then policy "none", "retrain" (#1) or "continue" (#2). One call.
+
+    Args:
+        build_model: callable returning a new, compiled Keras model with freshly initialized weights (θ random).
+            Called once for "none" and "continue", twice for "retrain". Seed it yourself if you want
+            reproducible initializations.
+        subtrain, valid: ``(x, y)`` arrays: X^(subtrain) and X^(valid). X^(train) = their union.
+        policy: "none" | "retrain" | "continue".
+        eval_every, patience, monitor, min_delta, mode, warmup_steps, nan_policy, validation_batch_size: the
+            early-stopping phase (see ``StepEarlyStopping``). ``eval_every`` (n) is also policy 2's check period.
+        batch_size: minibatch size B of every phase.
+        max_epochs: cap on the early-stopping phase (epochs of X^(subtrain)).
+        retrain_length: policy 1, "steps" (i*, the lecture) or "epochs" (see :func:`retrain_steps_for`).
+        max_extra_steps: policy 2's bound on the steps on X^(train) (default: max(i*, n), i.e. at most as many
+            steps again as early stopping needed), rounded up to a multiple of n.
+        make_dataset: optional ``f(x, y, seed) -> dataset`` used instead of ``fit(x, y, batch_size=B)`` for the
+            training phases (e.g. a tf.data pipeline with augmentation); it must yield ⌈N/B⌉ batches per epoch
+            for "epochs" mode and the epoch counts to be right. Validation always evaluates the raw arrays.
+        callbacks: extra callbacks given to every ``fit``.
+        fit_kwargs: extra keyword arguments for every ``fit`` (e.g. ``{"shuffle": False}``).
+        seed: passed to ``make_dataset``.
+    Returns:
+        :class:`EarlyStoppingResult`.
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    if retrain_length not in RETRAIN_LENGTHS:
+        raise ValueError(f"retrain_length must be one of {RETRAIN_LENGTHS}, got {retrain_length!r}")
+    if not callable(build_model):
+        raise TypeError(f"build_model must be a callable returning a compiled model, got {type(build_model)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if isinstance(max_epochs, bool) or not isinstance(max_epochs, (int, np.integer)) or max_epochs < 1:
+        raise ValueError(f"max_epochs must be an integer >= 1, got {max_epochs!r}")
+    if max_extra_steps is not None and (not isinstance(max_extra_steps, (int, np.integer)) or max_extra_steps < 1):
+        raise ValueError(f"max_extra_steps must be None or an integer >= 1, got {max_extra_steps!r}")
+    es = StepEarlyStopping(eval_every=eval_every, patience=patience, monitor=monitor, validation_data=valid,
+                           validation_batch_size=validation_batch_size, min_delta=min_delta, mode=mode,
+                           warmup_steps=warmup_steps, restore_best_weights=True, nan_policy=nan_policy,
+                           verbose=min(verbose, 2))
+
+    # Early stopping from random θ on X^(subtrain), validating on X^(valid): θ*, i*, v.
+    model = build_model()
+    _fit(model, subtrain, max_epochs, batch_size, make_dataset, seed, [es] + list(callbacks), fit_kwargs)
+    result = EarlyStoppingResult(policy=policy, model=model, best_step=es.best_step, best_value=es.best_value,
+                                 curve_steps=list(es.curve_steps), curve_values=list(es.curve_values),
+                                 es_steps=es.step, es_stop_reason=es.stop_reason)
+    ran_out = "" if es.stopped_step is not None else f" (no stop within max_epochs={max_epochs})"
+    result.message = f"early stopping: i*={es.best_step}, v={es.best_value:.6g} after {es.step} steps{ran_out}"
+    train = _concat(subtrain, valid)
+
+    if policy == "retrain":
+        # Policy 1: θ random again, train on X^(train) for i* steps (or the same number of epochs).
+        steps = retrain_steps_for(es.best_step, _num_examples(subtrain), _num_examples(train), batch_size,
+                                  retrain_length)
+        model = build_model()
+        result.model = model
+        result.retrain_steps = _fit_steps(model, train, steps, batch_size, make_dataset, seed + 1, callbacks,
+                                          fit_kwargs)
+        result.message += f"; policy 1: retrained from scratch on all {_num_examples(train)} examples " \
+                          f"for {result.retrain_steps} steps ({retrain_length})"
+    elif policy == "continue":
+        # Policy 2: ε ← J(θ*, X^(subtrain)); while J(θ, X^(valid)) > ε: train on X^(train) for n steps.
+        eps = float(evaluate_preserving_metrics(model, subtrain, batch_size=validation_batch_size)["loss"])
+        result.epsilon = eps
+        bound = max_extra_steps if max_extra_steps is not None else max(es.best_step, eval_every)
+        first = float(evaluate_preserving_metrics(model, valid, batch_size=validation_batch_size)["loss"])
+        result.continue_steps, result.continue_values = [0], [first]
+        if first <= eps:
+            result.extra_steps, result.reached_target = 0, True
+            result.message += f"; policy 2: J(valid)={first:.6g} <= ε={eps:.6g} already, no extra steps"
+        else:
+            target = ValidationTargetStopping(eps, eval_every=eval_every, max_extra_steps=bound, monitor="loss",
+                                              validation_data=valid, validation_batch_size=validation_batch_size,
+                                              verbose=min(verbose, 1))
+            per_epoch = steps_per_epoch(_num_examples(train), batch_size)
+            epochs = math.ceil(target.bound / per_epoch)
+            _fit(model, train, epochs, batch_size, make_dataset, seed + 1, [target] + list(callbacks), fit_kwargs)
+            result.extra_steps = target.step
+            result.reached_target = target.reached
+            result.continue_steps += target.curve_steps
+            result.continue_values += target.curve_values
+            how = target.message or f"the data ran out after {target.step} extra steps, before the bound"
+            result.message += f"; policy 2: ε=J(θ*, X_subtrain)={eps:.6g}, {how}"
+    if verbose:
+        print(result.message)
+    return result
