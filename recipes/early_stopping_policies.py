@@ -21,8 +21,9 @@ import math
 
 import numpy as np
 
-from callbacks.early_stopping import StepEarlyStopping, StopAtStep, ValidationTargetStopping, \
-    evaluate_preserving_metrics
+from callbacks.early_stopping import (
+    StepEarlyStopping, StopAtStep, ValidationTargetStopping, evaluate_preserving_metrics, fast_eval_data,
+)
 
 POLICIES = ("none", "retrain", "continue")
 RETRAIN_LENGTHS = ("steps", "epochs")
@@ -61,12 +62,15 @@ class EarlyStoppingResult:
                 if k not in ("model", "curve_steps", "curve_values", "continue_steps", "continue_values")}
 
 
-def steps_per_epoch(num_examples, batch_size):
-    """Optimizer steps of one pass over ``num_examples`` with ``batch_size`` (last batch kept): ⌈N/B⌉."""
+def steps_per_epoch(num_examples, batch_size, drop_remainder=False):
+    """Optimizer steps of one pass over ``num_examples`` with ``batch_size``: ⌈N/B⌉, or ⌊N/B⌋ when the last
+    incomplete batch is dropped."""
+    if drop_remainder:
+        return int(num_examples) // int(batch_size)
     return -(-int(num_examples) // int(batch_size))
 
 
-def retrain_steps_for(best_step, n_subtrain, n_train, batch_size, retrain_length="steps"):
+def retrain_steps_for(best_step, n_subtrain, n_train, batch_size, retrain_length="steps", drop_remainder=False):
     """Length of policy 1's retraining on X^(train).
 
     "steps": exactly i* (the lecture). "epochs": the same number of passes over the data as early stopping made
@@ -84,31 +88,44 @@ def retrain_steps_for(best_step, n_subtrain, n_train, batch_size, retrain_length
         raise ValueError(f"retrain_length must be one of {RETRAIN_LENGTHS}, got {retrain_length!r}")
     if retrain_length == "steps":
         return int(best_step)
-    epochs = best_step / steps_per_epoch(n_subtrain, batch_size)
-    return int(round(epochs * steps_per_epoch(n_train, batch_size)))
+    epochs = best_step / steps_per_epoch(n_subtrain, batch_size, drop_remainder)
+    return int(round(epochs * steps_per_epoch(n_train, batch_size, drop_remainder)))
 
 
 def _num_examples(data):
     return len(data[1]) if data[1] is not None else len(data[0])
 
 
-def _fit_steps(model, data, steps, batch_size, make_dataset, seed, callbacks, fit_kwargs):
-    """Trains ``model`` on ``data`` for exactly ``steps`` optimizer steps (across as many epochs as needed)."""
-    if steps <= 0:
-        return 0
-    stop = StopAtStep(steps)
-    per_epoch = steps_per_epoch(_num_examples(data), batch_size)
-    epochs = math.ceil(steps / per_epoch)
-    _fit(model, data, epochs, batch_size, make_dataset, seed, [stop] + list(callbacks), fit_kwargs)
-    return stop.step
+class _Trainer:
+    """Runs ``fit`` on arrays, or on ``make_dataset(x, y, seed=..., epochs=...)``, for a number of epochs/steps."""
 
+    def __init__(self, batch_size, make_dataset, drop_remainder, callbacks, fit_kwargs):
+        self.batch_size = batch_size
+        self.make_dataset = make_dataset
+        self.drop_remainder = drop_remainder
+        self.callbacks = list(callbacks)
+        self.fit_kwargs = dict(fit_kwargs or {})
+        self.fit_kwargs.setdefault("verbose", 0)
 
-def _fit(model, data, epochs, batch_size, make_dataset, seed, callbacks, fit_kwargs):
-    kwargs = dict(fit_kwargs or {})
-    kwargs.setdefault("verbose", 0)
-    if make_dataset is not None:
-        return model.fit(make_dataset(data[0], data[1], seed), epochs=epochs, callbacks=callbacks, **kwargs)
-    return model.fit(data[0], data[1], batch_size=batch_size, epochs=epochs, callbacks=callbacks, **kwargs)
+    def steps_per_epoch(self, data):
+        return steps_per_epoch(_num_examples(data), self.batch_size, self.drop_remainder)
+
+    def fit(self, model, data, epochs, seed, callbacks=()):
+        cbs = list(callbacks) + self.callbacks
+        if self.make_dataset is None:
+            return model.fit(data[0], data[1], batch_size=self.batch_size, epochs=epochs, callbacks=cbs,
+                             **self.fit_kwargs)
+        ds = self.make_dataset(data[0], data[1], seed=seed, epochs=epochs)
+        return model.fit(ds, epochs=epochs, steps_per_epoch=self.steps_per_epoch(data), callbacks=cbs,
+                         **self.fit_kwargs)
+
+    def fit_steps(self, model, data, steps, seed):
+        """Exactly ``steps`` optimizer steps (across as many epochs as needed); returns the steps run."""
+        if steps <= 0:
+            return 0
+        stop = StopAtStep(steps)
+        self.fit(model, data, math.ceil(steps / self.steps_per_epoch(data)), seed, [stop])
+        return stop.step
 
 
 def _concat(a, b):
@@ -133,6 +150,8 @@ def train_with_early_stopping(
     retrain_length="steps",
     max_extra_steps=None,
     make_dataset=None,
+    make_eval_dataset=None,
+    drop_remainder=False,
     validation_batch_size=None,
     callbacks=(),
     fit_kwargs=None,
@@ -154,12 +173,15 @@ def train_with_early_stopping(
         retrain_length: policy 1, "steps" (i*, the lecture) or "epochs" (see :func:`retrain_steps_for`).
         max_extra_steps: policy 2's bound on the steps on X^(train) (default: max(i*, n), i.e. at most as many
             steps again as early stopping needed), rounded up to a multiple of n.
-        make_dataset: optional ``f(x, y, seed) -> dataset`` used instead of ``fit(x, y, batch_size=B)`` for the
-            training phases (e.g. a tf.data pipeline with augmentation); it must yield ⌈N/B⌉ batches per epoch
-            for "epochs" mode and the epoch counts to be right. Validation always evaluates the raw arrays.
+        make_dataset: optional ``f(x, y, seed=s, epochs=E) -> dataset`` used instead of
+            ``fit(x, y, batch_size=B)`` for the training phases (e.g. a tf.data pipeline with augmentation); it
+            must yield E epochs of ⌈N/B⌉ batches (⌊N/B⌋ with ``drop_remainder=True``).
+        make_eval_dataset: optional ``f(x, y) -> dataset`` for every evaluation (validation curve, ε, policy 2's
+            checks); default: the arrays themselves.
+        drop_remainder: whether an epoch has ⌊N/B⌋ (True) or ⌈N/B⌉ (False) steps.
         callbacks: extra callbacks given to every ``fit``.
         fit_kwargs: extra keyword arguments for every ``fit`` (e.g. ``{"shuffle": False}``).
-        seed: passed to ``make_dataset``.
+        seed: passed to ``make_dataset`` (seed + 1 for the phases on X^(train)).
     Returns:
         :class:`EarlyStoppingResult`.
     """
@@ -175,14 +197,17 @@ def train_with_early_stopping(
         raise ValueError(f"max_epochs must be an integer >= 1, got {max_epochs!r}")
     if max_extra_steps is not None and (not isinstance(max_extra_steps, (int, np.integer)) or max_extra_steps < 1):
         raise ValueError(f"max_extra_steps must be None or an integer >= 1, got {max_extra_steps!r}")
-    es = StepEarlyStopping(eval_every=eval_every, patience=patience, monitor=monitor, validation_data=valid,
+    trainer = _Trainer(batch_size, make_dataset, drop_remainder, callbacks, fit_kwargs)
+    as_eval = make_eval_dataset if make_eval_dataset is not None else (lambda x, y: (x, y))
+    valid_eval = as_eval(*valid)
+    es = StepEarlyStopping(eval_every=eval_every, patience=patience, monitor=monitor, validation_data=valid_eval,
                            validation_batch_size=validation_batch_size, min_delta=min_delta, mode=mode,
                            warmup_steps=warmup_steps, restore_best_weights=True, nan_policy=nan_policy,
                            verbose=min(verbose, 2))
 
     # Early stopping from random θ on X^(subtrain), validating on X^(valid): θ*, i*, v.
     model = build_model()
-    _fit(model, subtrain, max_epochs, batch_size, make_dataset, seed, [es] + list(callbacks), fit_kwargs)
+    trainer.fit(model, subtrain, max_epochs, seed, [es])
     result = EarlyStoppingResult(policy=policy, model=model, best_step=es.best_step, best_value=es.best_value,
                                  curve_steps=list(es.curve_steps), curve_values=list(es.curve_values),
                                  es_steps=es.step, es_stop_reason=es.stop_reason)
@@ -193,30 +218,31 @@ def train_with_early_stopping(
     if policy == "retrain":
         # Policy 1: θ random again, train on X^(train) for i* steps (or the same number of epochs).
         steps = retrain_steps_for(es.best_step, _num_examples(subtrain), _num_examples(train), batch_size,
-                                  retrain_length)
+                                  retrain_length, drop_remainder)
         model = build_model()
         result.model = model
-        result.retrain_steps = _fit_steps(model, train, steps, batch_size, make_dataset, seed + 1, callbacks,
-                                          fit_kwargs)
+        result.retrain_steps = trainer.fit_steps(model, train, steps, seed + 1)
         result.message += f"; policy 1: retrained from scratch on all {_num_examples(train)} examples " \
                           f"for {result.retrain_steps} steps ({retrain_length})"
     elif policy == "continue":
         # Policy 2: ε ← J(θ*, X^(subtrain)); while J(θ, X^(valid)) > ε: train on X^(train) for n steps.
-        eps = float(evaluate_preserving_metrics(model, subtrain, batch_size=validation_batch_size)["loss"])
+        def loss(data):
+            data = fast_eval_data(data, validation_batch_size)
+            return float(evaluate_preserving_metrics(model, data, batch_size=validation_batch_size)["loss"])
+
+        eps = loss(as_eval(*subtrain))
         result.epsilon = eps
         bound = max_extra_steps if max_extra_steps is not None else max(es.best_step, eval_every)
-        first = float(evaluate_preserving_metrics(model, valid, batch_size=validation_batch_size)["loss"])
+        first = loss(valid_eval)
         result.continue_steps, result.continue_values = [0], [first]
         if first <= eps:
             result.extra_steps, result.reached_target = 0, True
             result.message += f"; policy 2: J(valid)={first:.6g} <= ε={eps:.6g} already, no extra steps"
         else:
             target = ValidationTargetStopping(eps, eval_every=eval_every, max_extra_steps=bound, monitor="loss",
-                                              validation_data=valid, validation_batch_size=validation_batch_size,
-                                              verbose=min(verbose, 1))
-            per_epoch = steps_per_epoch(_num_examples(train), batch_size)
-            epochs = math.ceil(target.bound / per_epoch)
-            _fit(model, train, epochs, batch_size, make_dataset, seed + 1, [target] + list(callbacks), fit_kwargs)
+                                              validation_data=valid_eval,
+                                              validation_batch_size=validation_batch_size, verbose=min(verbose, 1))
+            trainer.fit(model, train, math.ceil(target.bound / trainer.steps_per_epoch(train)), seed + 1, [target])
             result.extra_steps = target.step
             result.reached_target = target.reached
             result.continue_steps += target.curve_steps
