@@ -32,6 +32,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "linear", "cosine")
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
 PRECISIONS = ("off", "float16", "bfloat16")
+ES_POLICIES = ("none", "retrain", "continue")
 
 
 @dataclasses.dataclass
@@ -66,6 +67,12 @@ class TrainConfig:
     output_dir: str = "runs/cifar10"
     tensorboard: bool = True
     verbose: str | int = "auto"
+    early_stopping: bool = False  # the lecture's meta-algorithm (callbacks/early_stopping.py), needs val_size
+    patience: int = 5  # p, in evaluations
+    eval_every: int = 100  # n, steps between evaluations
+    policy: str = "none"  # after early stopping: keep θ* | retrain on all data (#1) | continue on all data (#2)
+    retrain_length: str = "steps"  # policy 1: i* steps, or the same number of epochs
+    max_extra_steps: int | None = None  # policy 2's bound (default max(i*, n))
 
 
 def _check(condition, message):
@@ -103,6 +110,14 @@ def validate_config(cfg: TrainConfig):
     _check(cfg.train_limit is None or (is_int(cfg.train_limit) and cfg.train_limit >= 1),
            f"--train-limit must be an integer >= 1; got {cfg.train_limit!r}")
     _check(is_int(cfg.val_size) and cfg.val_size >= 0, f"--val-size must be an integer >= 0; got {cfg.val_size!r}")
+    _check(is_int(cfg.patience) and cfg.patience >= 1, f"--patience must be an integer >= 1; got {cfg.patience!r}")
+    _check(is_int(cfg.eval_every) and cfg.eval_every >= 1, f"--eval-every must be an integer >= 1; got {cfg.eval_every!r}")
+    _check(cfg.policy in ES_POLICIES, f"--policy must be one of {', '.join(ES_POLICIES)}; got {cfg.policy!r}")
+    _check(cfg.retrain_length in ("steps", "epochs"), f"--retrain-length must be steps or epochs; got {cfg.retrain_length!r}")
+    _check(cfg.max_extra_steps is None or (is_int(cfg.max_extra_steps) and cfg.max_extra_steps >= 1),
+           f"--max-extra-steps must be an integer >= 1; got {cfg.max_extra_steps!r}")
+    _check(not cfg.early_stopping or cfg.val_size > 0, "--early-stopping needs a validation set: --val-size > 0")
+    _check(cfg.policy == "none" or cfg.early_stopping, f"--policy {cfg.policy} needs --early-stopping")
     _check(bool(cfg.output_dir), "--output-dir must be a non-empty path")
     out = pathlib.Path(cfg.output_dir)
     _check(not out.exists() or out.is_dir(), f"--output-dir {cfg.output_dir} exists and is not a folder")
@@ -168,6 +183,25 @@ def build_model(cfg: TrainConfig, mean, std):
                         dropout_rate=cfg.dropout, norm=cfg.norm, mean=mean, std=std, seed=cfg.seed)
 
 
+def fit_with_early_stopping(cfg: TrainConfig, new_model, subtrain, valid, callbacks):
+    """``--early-stopping``: the lecture's meta-algorithm on (subtrain, valid), evaluating every ``--eval-every``
+    steps with patience ``--patience``, then ``--policy`` (recipes/early_stopping_policies.py). Returns its
+    ``EarlyStoppingResult`` (``.model`` is the final model)."""
+    from augment.image_pipeline import make_eval_dataset, make_train_dataset
+    from recipes.early_stopping_policies import train_with_early_stopping
+
+    def make_dataset(x, y, seed, epochs):
+        return make_train_dataset(x, y, cfg.batch_size, augment=cfg.augment, seed=seed, epochs=epochs)[0]
+
+    return train_with_early_stopping(
+        new_model, subtrain, valid, policy=cfg.policy, eval_every=cfg.eval_every, patience=cfg.patience,
+        batch_size=cfg.batch_size, max_epochs=cfg.epochs, retrain_length=cfg.retrain_length,
+        max_extra_steps=cfg.max_extra_steps, make_dataset=make_dataset, make_eval_dataset=make_eval_dataset,
+        drop_remainder=True, callbacks=callbacks, fit_kwargs={"verbose": cfg.verbose, "shuffle": False},
+        seed=cfg.seed, verbose=1,
+    )
+
+
 def _completed_epochs(backup_dir: pathlib.Path) -> int:
     meta = backup_dir / "training_metadata.json"
     if not meta.exists():
@@ -218,25 +252,28 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
 
     out = pathlib.Path(cfg.output_dir)
     backup_dir = out / "backup"
-    start_epoch = _completed_epochs(backup_dir)
+    start_epoch = 0 if cfg.early_stopping else _completed_epochs(backup_dir)  # early stopping does not resume
     if start_epoch >= cfg.epochs:
         start_epoch = 0  # a stale backup from a longer run: start afresh
     train_ds, steps = make_train_dataset(x_sub, y_sub, cfg.batch_size, augment=cfg.augment, seed=cfg.seed,
                                          start_epoch=start_epoch, epochs=cfg.epochs)
     val_ds = make_eval_dataset(x_val, y_val) if len(x_val) else None
 
-    if cfg.mixed_precision != "off":
-        keras.mixed_precision.set_global_policy(f"mixed_{cfg.mixed_precision}")
-    try:
-        model = build_model(cfg, mean, std)
-        model.compile(
-            optimizer=make_optimizer(cfg, cfg.epochs * steps),
-            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            jit_compile=cfg.jit,
-        )
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    def new_model():
+        """A compiled model with freshly initialized θ (early-stopping policy 1 calls it a second time)."""
+        if cfg.mixed_precision != "off":
+            keras.mixed_precision.set_global_policy(f"mixed_{cfg.mixed_precision}")
+        try:
+            model = build_model(cfg, mean, std)
+            model.compile(
+                optimizer=make_optimizer(cfg, cfg.epochs * steps),
+                loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+                jit_compile=cfg.jit,
+            )
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        return model
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
@@ -244,9 +281,11 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
     _trim_history(csv_path, start_epoch)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
-        keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0),
+        keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0 or cfg.early_stopping),
         *extra_callbacks,
     ]
+    if cfg.early_stopping:
+        callbacks = callbacks[1:]  # no BackupAndRestore: an early-stopping run is not resumable
     if cfg.tensorboard:
         try:
             import tensorflow  # noqa: F401  (the TensorBoard callback writes with tf.summary)
@@ -257,8 +296,16 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
     if start_epoch:
         print(f"Resuming from {backup_dir}: {start_epoch} of {cfg.epochs} epochs done", flush=True)
     started = time.time()
-    model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
-              callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
+    es = None
+    if cfg.early_stopping:
+        es = fit_with_early_stopping(cfg, new_model, (x_sub, y_sub), (x_val, y_val), callbacks)
+        model = es.model
+        steps_run = es.es_steps + (es.retrain_steps or 0) + (es.extra_steps or 0)
+    else:
+        model = new_model()
+        model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
+                  callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
+        steps_run = (cfg.epochs - start_epoch) * steps
     train_seconds = time.time() - started
 
     test_loss, test_accuracy = model.evaluate(make_eval_dataset(x_test, y_test), verbose=0)[:2]
@@ -269,10 +316,15 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
         "test_examples": int(len(x_test)),
-        "train_examples": int(len(x_sub)),
+        "train_examples": int(len(x_sub) + (len(x_val) if es is not None and cfg.policy != "none" else 0)),
         "parameters": int(model.count_params()),
         "train_seconds_this_run": round(train_seconds, 2),
-        "images_per_second": round((cfg.epochs - start_epoch) * steps * cfg.batch_size / max(train_seconds, 1e-9), 1),
+        "images_per_second": round(steps_run * cfg.batch_size / max(train_seconds, 1e-9), 1),
     }
+    if es is not None:
+        metrics["early_stopping"] = es.summary()
+        (out / "early_stopping.json").write_text(json.dumps(
+            {**es.summary(), "curve_steps": es.curve_steps, "curve_values": es.curve_values,
+             "continue_steps": es.continue_steps, "continue_values": es.continue_values}, indent=1))
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
