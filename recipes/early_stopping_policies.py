@@ -132,32 +132,123 @@ def _concat(a, b):
     return (np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]))
 
 
-def train_with_early_stopping(
-    build_model,
-    subtrain,
-    valid,
-    *,
-    policy="none",
-    eval_every=100,
-    patience=5,
-    batch_size=128,
-    max_epochs=100,
-    monitor="val_loss",
-    min_delta=0.0,
-    mode="auto",
-    warmup_steps=0,
-    nan_policy="no_improvement",
-    retrain_length="steps",
-    max_extra_steps=None,
-    make_dataset=None,
-    make_eval_dataset=None,
-    drop_remainder=False,
-    validation_batch_size=None,
-    callbacks=(),
-    fit_kwargs=None,
-    seed=0,
-    verbose=0,
-):
+class EarlyStoppingPolicies:
+    """The early-stopping phase and the two policies as separate steps (``train_with_early_stopping`` chains them).
+
+    ``early_stop()`` runs the meta-algorithm and returns a result whose model holds θ*; ``retrain(result)``
+    (policy 1) and ``continue_training(result)`` (policy 2) start from it. Use the steps separately to compare
+    the policies after a single early-stopping run (``scripts/early_stopping_cifar10.py`` does); note that
+    ``continue_training`` trains ``result.model`` in place. Arguments: see :func:`train_with_early_stopping`.
+    """
+
+    def __init__(self, build_model, subtrain, valid, *, eval_every=100, patience=5, batch_size=128, max_epochs=100,
+                 monitor="val_loss", min_delta=0.0, mode="auto", warmup_steps=0, nan_policy="no_improvement",
+                 retrain_length="steps", max_extra_steps=None, make_dataset=None, make_eval_dataset=None,
+                 drop_remainder=False, validation_batch_size=None, callbacks=(), fit_kwargs=None, seed=0,
+                 verbose=0):
+        if retrain_length not in RETRAIN_LENGTHS:
+            raise ValueError(f"retrain_length must be one of {RETRAIN_LENGTHS}, got {retrain_length!r}")
+        if not callable(build_model):
+            raise TypeError(f"build_model must be a callable returning a compiled model, got {type(build_model)}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if isinstance(max_epochs, bool) or not isinstance(max_epochs, (int, np.integer)) or max_epochs < 1:
+            raise ValueError(f"max_epochs must be an integer >= 1, got {max_epochs!r}")
+        if max_extra_steps is not None and (
+            isinstance(max_extra_steps, bool) or not isinstance(max_extra_steps, (int, np.integer))
+            or max_extra_steps < 1
+        ):
+            raise ValueError(f"max_extra_steps must be None or an integer >= 1, got {max_extra_steps!r}")
+        self.build_model = build_model
+        self.subtrain, self.valid = subtrain, valid
+        self.train = _concat(subtrain, valid)
+        self.batch_size, self.max_epochs = batch_size, max_epochs
+        self.retrain_length, self.max_extra_steps = retrain_length, max_extra_steps
+        self.drop_remainder = drop_remainder
+        self.eval_every = eval_every
+        self.validation_batch_size = validation_batch_size
+        self.seed, self.verbose = seed, verbose
+        self.trainer = _Trainer(batch_size, make_dataset, drop_remainder, callbacks, fit_kwargs)
+        self.as_eval = make_eval_dataset if make_eval_dataset is not None else (lambda x, y: (x, y))
+        self.valid_eval = self.as_eval(*valid)
+        # Built here so that bad early-stopping arguments (patience < 1, n < 1, ...) fail before any training.
+        self.es_options = dict(eval_every=eval_every, patience=patience, monitor=monitor,
+                               validation_batch_size=validation_batch_size, min_delta=min_delta, mode=mode,
+                               warmup_steps=warmup_steps, restore_best_weights=True, nan_policy=nan_policy,
+                               verbose=min(verbose, 2))
+        StepEarlyStopping(**self.es_options)
+
+    def early_stop(self):
+        """Early stopping from random θ on X^(subtrain), validating on X^(valid): returns θ* (in .model), i*, v."""
+        es = StepEarlyStopping(validation_data=self.valid_eval, **self.es_options)
+        model = self.build_model()
+        self.trainer.fit(model, self.subtrain, self.max_epochs, self.seed, [es])
+        result = EarlyStoppingResult(policy="none", model=model, best_step=es.best_step, best_value=es.best_value,
+                                     curve_steps=list(es.curve_steps), curve_values=list(es.curve_values),
+                                     es_steps=es.step, es_stop_reason=es.stop_reason)
+        ran_out = "" if es.stopped_step is not None else f" (no stop within max_epochs={self.max_epochs})"
+        result.message = f"early stopping: i*={es.best_step}, v={es.best_value:.6g} after {es.step} steps{ran_out}"
+        return result
+
+    def retrain(self, result):
+        """Policy 1: θ random again (``build_model()``), train on X^(train) for i* steps (or the same epochs)."""
+        steps = retrain_steps_for(result.best_step, _num_examples(self.subtrain), _num_examples(self.train),
+                                  self.batch_size, self.retrain_length, self.drop_remainder)
+        out = dataclasses.replace(result, policy="retrain", model=self.build_model())
+        out.retrain_steps = self.trainer.fit_steps(out.model, self.train, steps, self.seed + 1)
+        out.message += (f"; policy 1: retrained from scratch on all {_num_examples(self.train)} examples "
+                        f"for {out.retrain_steps} steps ({self.retrain_length})")
+        return out
+
+    def _loss(self, model, data):
+        data = fast_eval_data(data, self.validation_batch_size)
+        return float(evaluate_preserving_metrics(model, data, batch_size=self.validation_batch_size)["loss"])
+
+    def continue_training(self, result):
+        """Policy 2: ε ← J(θ*, X^(subtrain)); while J(θ, X^(valid)) > ε: train on X^(train) for n steps.
+
+        Stops at the first check at or below ε, or after ``max_extra_steps`` (default max(i*, n)) extra steps,
+        rounded up to a multiple of n; ``message`` says which. Trains ``result.model`` in place.
+        """
+        out = dataclasses.replace(result, policy="continue")
+        model = out.model
+        eps = self._loss(model, self.as_eval(*self.subtrain))
+        out.epsilon = eps
+        bound = self.max_extra_steps if self.max_extra_steps is not None else max(result.best_step, self.eval_every)
+        first = self._loss(model, self.valid_eval)
+        out.continue_steps, out.continue_values = [0], [first]
+        if first <= eps:
+            out.extra_steps, out.reached_target = 0, True
+            out.message += f"; policy 2: J(valid)={first:.6g} <= ε={eps:.6g} already, no extra steps"
+            return out
+        target = ValidationTargetStopping(eps, eval_every=self.eval_every, max_extra_steps=bound, monitor="loss",
+                                          validation_data=self.valid_eval,
+                                          validation_batch_size=self.validation_batch_size,
+                                          verbose=min(self.verbose, 1))
+        epochs = math.ceil(target.bound / self.trainer.steps_per_epoch(self.train))
+        self.trainer.fit(model, self.train, epochs, self.seed + 1, [target])
+        out.extra_steps = target.step
+        out.reached_target = target.reached
+        out.continue_steps = out.continue_steps + target.curve_steps
+        out.continue_values = out.continue_values + target.curve_values
+        how = target.message or f"the data ran out after {target.step} extra steps, before the bound"
+        out.message += f"; policy 2: ε=J(θ*, X_subtrain)={eps:.6g}, {how}"
+        return out
+
+    def run(self, policy="none"):
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        result = self.early_stop()
+        if policy == "retrain":
+            result = self.retrain(result)
+        elif policy == "continue":
+            result = self.continue_training(result)
+        if self.verbose:
+            print(result.message)
+        return result
+
+
+def train_with_early_stopping(build_model, subtrain, valid, *, policy="none", **options):
     """Early stopping on (subtrain, valid), then policy "none", "retrain" (#1) or "continue" (#2). One call.
 
     Args:
@@ -166,89 +257,27 @@ def train_with_early_stopping(
             reproducible initializations.
         subtrain, valid: ``(x, y)`` arrays: X^(subtrain) and X^(valid). X^(train) = their union.
         policy: "none" | "retrain" | "continue".
-        eval_every, patience, monitor, min_delta, mode, warmup_steps, nan_policy, validation_batch_size: the
-            early-stopping phase (see ``StepEarlyStopping``). ``eval_every`` (n) is also policy 2's check period.
-        batch_size: minibatch size B of every phase.
-        max_epochs: cap on the early-stopping phase (epochs of X^(subtrain)).
-        retrain_length: policy 1, "steps" (i*, the lecture) or "epochs" (see :func:`retrain_steps_for`).
-        max_extra_steps: policy 2's bound on the steps on X^(train) (default: max(i*, n), i.e. at most as many
-            steps again as early stopping needed), rounded up to a multiple of n.
-        make_dataset: optional ``f(x, y, seed=s, epochs=E) -> dataset`` used instead of
-            ``fit(x, y, batch_size=B)`` for the training phases (e.g. a tf.data pipeline with augmentation); it
-            must yield E epochs of ⌈N/B⌉ batches (⌊N/B⌋ with ``drop_remainder=True``).
-        make_eval_dataset: optional ``f(x, y) -> dataset`` for every evaluation (validation curve, ε, policy 2's
+        eval_every (100), patience (5), monitor ("val_loss"), min_delta (0), mode ("auto"), warmup_steps (0),
+            nan_policy ("no_improvement"), validation_batch_size (None): the early-stopping phase (see
+            ``StepEarlyStopping``). ``eval_every`` (n) is also policy 2's check period.
+        batch_size (128): minibatch size B of every phase.
+        max_epochs (100): cap on the early-stopping phase (epochs of X^(subtrain)).
+        retrain_length ("steps"): policy 1, "steps" (i*, the lecture) or "epochs" (see :func:`retrain_steps_for`).
+        max_extra_steps (None): policy 2's bound on the steps on X^(train) (default: max(i*, n), i.e. at most as
+            many steps again as early stopping needed), rounded up to a multiple of n.
+        make_dataset (None): ``f(x, y, seed=s, epochs=E) -> dataset`` used instead of ``fit(x, y, batch_size=B)``
+            for the training phases (e.g. a tf.data pipeline with augmentation); it must yield E epochs of
+            ⌈N/B⌉ batches (⌊N/B⌋ with ``drop_remainder=True``).
+        make_eval_dataset (None): ``f(x, y) -> dataset`` for every evaluation (validation curve, ε, policy 2's
             checks); default: the arrays themselves.
-        drop_remainder: whether an epoch has ⌊N/B⌋ (True) or ⌈N/B⌉ (False) steps.
-        callbacks: extra callbacks given to every ``fit``.
-        fit_kwargs: extra keyword arguments for every ``fit`` (e.g. ``{"shuffle": False}``).
-        seed: passed to ``make_dataset`` (seed + 1 for the phases on X^(train)).
+        drop_remainder (False): whether an epoch has ⌊N/B⌋ (True) or ⌈N/B⌉ (False) steps.
+        callbacks (()): extra callbacks given to every ``fit``.
+        fit_kwargs (None): extra keyword arguments for every ``fit`` (e.g. ``{"shuffle": False}``).
+        seed (0): passed to ``make_dataset`` (seed + 1 for the phases on X^(train)).
+        verbose (0): 1 prints the stop messages and the summary line.
     Returns:
         :class:`EarlyStoppingResult`.
     """
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
-    if retrain_length not in RETRAIN_LENGTHS:
-        raise ValueError(f"retrain_length must be one of {RETRAIN_LENGTHS}, got {retrain_length!r}")
-    if not callable(build_model):
-        raise TypeError(f"build_model must be a callable returning a compiled model, got {type(build_model)}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if isinstance(max_epochs, bool) or not isinstance(max_epochs, (int, np.integer)) or max_epochs < 1:
-        raise ValueError(f"max_epochs must be an integer >= 1, got {max_epochs!r}")
-    if max_extra_steps is not None and (not isinstance(max_extra_steps, (int, np.integer)) or max_extra_steps < 1):
-        raise ValueError(f"max_extra_steps must be None or an integer >= 1, got {max_extra_steps!r}")
-    trainer = _Trainer(batch_size, make_dataset, drop_remainder, callbacks, fit_kwargs)
-    as_eval = make_eval_dataset if make_eval_dataset is not None else (lambda x, y: (x, y))
-    valid_eval = as_eval(*valid)
-    es = StepEarlyStopping(eval_every=eval_every, patience=patience, monitor=monitor, validation_data=valid_eval,
-                           validation_batch_size=validation_batch_size, min_delta=min_delta, mode=mode,
-                           warmup_steps=warmup_steps, restore_best_weights=True, nan_policy=nan_policy,
-                           verbose=min(verbose, 2))
-
-    # Early stopping from random θ on X^(subtrain), validating on X^(valid): θ*, i*, v.
-    model = build_model()
-    trainer.fit(model, subtrain, max_epochs, seed, [es])
-    result = EarlyStoppingResult(policy=policy, model=model, best_step=es.best_step, best_value=es.best_value,
-                                 curve_steps=list(es.curve_steps), curve_values=list(es.curve_values),
-                                 es_steps=es.step, es_stop_reason=es.stop_reason)
-    ran_out = "" if es.stopped_step is not None else f" (no stop within max_epochs={max_epochs})"
-    result.message = f"early stopping: i*={es.best_step}, v={es.best_value:.6g} after {es.step} steps{ran_out}"
-    train = _concat(subtrain, valid)
-
-    if policy == "retrain":
-        # Policy 1: θ random again, train on X^(train) for i* steps (or the same number of epochs).
-        steps = retrain_steps_for(es.best_step, _num_examples(subtrain), _num_examples(train), batch_size,
-                                  retrain_length, drop_remainder)
-        model = build_model()
-        result.model = model
-        result.retrain_steps = trainer.fit_steps(model, train, steps, seed + 1)
-        result.message += f"; policy 1: retrained from scratch on all {_num_examples(train)} examples " \
-                          f"for {result.retrain_steps} steps ({retrain_length})"
-    elif policy == "continue":
-        # Policy 2: ε ← J(θ*, X^(subtrain)); while J(θ, X^(valid)) > ε: train on X^(train) for n steps.
-        def loss(data):
-            data = fast_eval_data(data, validation_batch_size)
-            return float(evaluate_preserving_metrics(model, data, batch_size=validation_batch_size)["loss"])
-
-        eps = loss(as_eval(*subtrain))
-        result.epsilon = eps
-        bound = max_extra_steps if max_extra_steps is not None else max(es.best_step, eval_every)
-        first = loss(valid_eval)
-        result.continue_steps, result.continue_values = [0], [first]
-        if first <= eps:
-            result.extra_steps, result.reached_target = 0, True
-            result.message += f"; policy 2: J(valid)={first:.6g} <= ε={eps:.6g} already, no extra steps"
-        else:
-            target = ValidationTargetStopping(eps, eval_every=eval_every, max_extra_steps=bound, monitor="loss",
-                                              validation_data=valid_eval,
-                                              validation_batch_size=validation_batch_size, verbose=min(verbose, 1))
-            trainer.fit(model, train, math.ceil(target.bound / trainer.steps_per_epoch(train)), seed + 1, [target])
-            result.extra_steps = target.step
-            result.reached_target = target.reached
-            result.continue_steps += target.curve_steps
-            result.continue_values += target.curve_values
-            how = target.message or f"the data ran out after {target.step} extra steps, before the bound"
-            result.message += f"; policy 2: ε=J(θ*, X_subtrain)={eps:.6g}, {how}"
-    if verbose:
-        print(result.message)
-    return result
+    return EarlyStoppingPolicies(build_model, subtrain, valid, **options).run(policy)
