@@ -23,7 +23,6 @@ validation curve. Here the check is every n steps, and ``i*``, ``v``, ``θ*`` an
 ``(i, v')`` are attributes after training.
 """
 import math
-import warnings
 
 import keras
 import numpy as np
