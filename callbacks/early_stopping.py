@@ -67,12 +67,43 @@ def _check_int(name, value, low):
     return int(value)
 
 
-class _StepCallback(keras.callbacks.Callback):
-    """Counts the global optimizer step i over a whole ``fit`` call (across epochs) and computes validation values.
+class _StepCounter(keras.callbacks.Callback):
+    """Counts the global optimizer step i over a whole ``fit`` call, across epochs.
 
-    ``on_train_batch_end`` receives the index, within the epoch, of the last step run; with
-    ``steps_per_execution > 1`` Keras calls it once per execution, so i may jump by more than one step.
+    With ``steps_per_execution = 1`` (Keras's default) ``on_train_batch_end`` receives the index, within the
+    epoch, of the step just run, and i = (steps of the previous epochs) + batch + 1 costs nothing. With
+    ``steps_per_execution = k > 1`` Keras calls it once per execution, with a nominal index that overshoots at the
+    end of an epoch, so i is read from ``model.optimizer.iterations`` instead (relative to its value when ``fit``
+    began); i then advances by up to k steps at a time.
     """
+
+    def __init__(self):
+        super().__init__()
+        self.step = 0
+        self._epoch_base = 0
+        self._iterations0 = 0
+        self._exact_batches = True
+
+    def _start_counting(self):
+        self.step = 0
+        self._epoch_base = 0
+        self._exact_batches = int(getattr(self._model, "steps_per_execution", 1) or 1) == 1
+        if not self._exact_batches:
+            self._iterations0 = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_base = self.step
+
+    def _advance(self, batch):
+        if self._exact_batches:
+            self.step = self._epoch_base + int(batch) + 1
+        else:  # self.model: under JAX this syncs the state, once per execution of k steps
+            self.step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)) - self._iterations0
+        return self.step
+
+
+class _StepCallback(_StepCounter):
+    """A step counter that also computes validation values (``validation_data`` or ``validation_fn``)."""
 
     def __init__(self, monitor="val_loss", validation_data=None, validation_fn=None, validation_batch_size=None):
         super().__init__()
@@ -88,8 +119,6 @@ class _StepCallback(keras.callbacks.Callback):
         self.validation_data = validation_data
         self.validation_fn = validation_fn
         self.validation_batch_size = validation_batch_size
-        self.step = 0
-        self._epoch_base = 0
         self._eval_data = None
 
     def _require_validation(self):
@@ -98,16 +127,9 @@ class _StepCallback(keras.callbacks.Callback):
                 f"{type(self).__name__} needs validation_data=(x_val, y_val) or validation_fn=f(model) -> float"
             )
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_base = self.step
-
     def _prepare_validation(self):
         self._require_validation()
         self._eval_data = fast_eval_data(self.validation_data, self.validation_batch_size)
-
-    def _advance(self, batch):
-        self.step = self._epoch_base + int(batch) + 1
-        return self.step
 
     def _validation_value(self):
         model = self.model  # under JAX this syncs the training state into the model variables
@@ -272,6 +294,7 @@ class StepEarlyStopping(_StepCallback):
     def on_train_begin(self, logs=None):
         self._prepare_validation()
         self._reset_state()
+        self._start_counting()
         model = self.model
         if self.mode == "auto":
             self._direction = _direction_of(self.monitor, model)
@@ -368,7 +391,7 @@ class StepEarlyStopping(_StepCallback):
 
 
 @keras.saving.register_keras_serializable(package="recipes")
-class StopAtStep(keras.callbacks.Callback):
+class StopAtStep(_StepCounter):
     """Stops ``fit`` after exactly ``steps`` optimizer steps (policy 1: "train on X_train for i* steps").
 
     Give ``fit`` enough epochs (``ceil(steps / steps_per_epoch)``); the step count continues across epochs.
@@ -378,18 +401,12 @@ class StopAtStep(keras.callbacks.Callback):
     def __init__(self, steps):
         super().__init__()
         self.steps = _check_int("steps", steps, 1)
-        self.step = 0
-        self._epoch_base = 0
 
     def on_train_begin(self, logs=None):
-        self.step = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_base = self.step
+        self._start_counting()
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step = self._epoch_base + int(batch) + 1
-        if self.step >= self.steps:
+        if self._advance(batch) >= self.steps:
             self.model.stop_training = True
 
     def get_config(self):
@@ -440,15 +457,18 @@ class ValidationTargetStopping(_StepCallback):
         self.reached = False
         self.stopped_step = None
         self.message = None
+        self._next_eval = self.eval_every
 
     def on_train_begin(self, logs=None):
         self._prepare_validation()
         self._reset()
+        self._start_counting()
 
     def on_train_batch_end(self, batch, logs=None):
         self._advance(batch)
-        if self.step % self.eval_every and self.step < self.bound:
+        if self.step < self._next_eval and self.step < self.bound:
             return
+        self._next_eval = (self.step // self.eval_every + 1) * self.eval_every
         value = self._validation_value()
         self.curve_steps.append(self.step)
         self.curve_values.append(value)

@@ -109,6 +109,30 @@ def test_evaluates_every_n_steps_across_epochs_not_at_epoch_ends():
     assert cb.step == 120 and cb.stopped_step is None and cb.best_step == 100
 
 
+def test_steps_per_execution_counts_real_optimizer_steps():
+    # With steps_per_execution=4 Keras calls on_train_batch_end once per 4 steps (and with a nominal index at
+    # the end of a 10-step epoch): executions end at steps 4, 8, 10, 14, 18, 20, ... . With n=5 the evaluation
+    # happens at the first execution boundary at or after each multiple of n, and i is the true step count.
+    from callbacks.early_stopping import StopAtStep
+
+    seen = []
+
+    def fn(model):
+        seen.append(int(model.optimizer.iterations))
+        return 1.0 / len(seen)
+
+    x, y = np.zeros((80, 4), "float32"), np.zeros((80, 1), "float32")
+    model = _model()
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", steps_per_execution=4)
+    cb = StepEarlyStopping(eval_every=5, patience=3, validation_fn=fn, mode="min")
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[cb])
+    assert cb.curve_steps == seen == [8, 10, 18, 20, 28, 30]
+    assert cb.step == 30 == int(model.optimizer.iterations)
+    stop = StopAtStep(13)
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[stop])
+    assert stop.step == 14 and int(model.optimizer.iterations) == 30 + 14
+
+
 def test_min_delta_and_max_mode():
     # max mode with min_delta=0.1: 0.5, 0.55 (+0.05: not an improvement), 0.7 (improvement), 0.75, 0.79 -> stop
     script = _Script([0.5, 0.55, 0.7, 0.75, 0.79] + [0.0] * 20)
