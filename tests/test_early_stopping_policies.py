@@ -141,6 +141,7 @@ def test_callbacks_config_round_trip():
         assert type(again) is type(cb) and again.get_config() == cfg
 
 
+@pytest.mark.slow
 def test_cifar10_experiment_script_smoke(cifar10_dir, repo_root, tmp_path):
     # The experiment end to end on a tiny real subset, in-process (no second TensorFlow import): every run is
     # reported, policy 1 ran exactly i* steps, and the plot is drawn. The numbers themselves are in the README.
@@ -153,9 +154,9 @@ def test_cifar10_experiment_script_smoke(cifar10_dir, repo_root, tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path / "out"
-    assert module.main(["--data-dir", str(cifar10_dir), "--train-limit", "300",
-                        "--val-size", "100", "--test-limit", "200", "--epochs", "2", "--batch-size", "32",
-                        "--eval-every", "3", "--patience", "2", "--skip-all-data-baseline",
+    assert module.main(["--data-dir", str(cifar10_dir), "--model", "mlp", "--train-limit", "200",
+                        "--val-size", "64", "--test-limit", "100", "--epochs", "2", "--batch-size", "32",
+                        "--eval-every", "2", "--patience", "2", "--skip-all-data-baseline",
                         "--output-dir", str(out)]) == 0
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
