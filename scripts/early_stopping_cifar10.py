@@ -8,6 +8,7 @@ Runs, all from the same random θ₀ (seeded model builder):
   no ES (all data)  train on X^(train) for --epochs                    (skip with --skip-all-data-baseline)
   early stopping    the lecture's meta-algorithm on X^(subtrain)/X^(valid): θ*, i*   (callbacks/early_stopping.py)
   policy 1          fresh θ, X^(train) for i* steps                    (recipes/early_stopping_policies.py)
+  policy 1 (epochs) fresh θ, X^(train) for as many epochs as i* steps were on X^(subtrain)
   policy 2          from θ*, ε = J(θ*, X^(subtrain)), X^(train) until J(θ, X^(valid)) ≤ ε or the bound
 
 and reports the accuracy on the CIFAR-10 test images (all 10,000 unless --test-limit).
@@ -161,6 +162,12 @@ def main(argv=None):
     p1 = runner.retrain(es)
     record("policy 1 (retrain)", p1.model, "all", p1.retrain_steps, time.time() - t)
     t = time.time()
+    runner_epochs = EarlyStoppingPolicies(build, sub, val, eval_every=args.eval_every, patience=args.patience,
+                                          batch_size=args.batch_size, max_epochs=args.epochs,
+                                          validation_batch_size=500, retrain_length="epochs", seed=args.seed)
+    p1e = runner_epochs.retrain(es)
+    record("policy 1 (epochs)", p1e.model, "all", p1e.retrain_steps, time.time() - t)
+    t = time.time()
     p2 = runner.continue_training(es)
     curves["policy 2 (extra steps, J(valid))"] = (p2.continue_steps, p2.continue_values)
     record("policy 2 (continue)", p2.model, "all", es.best_step + p2.extra_steps, time.time() - t)
@@ -181,7 +188,7 @@ def main(argv=None):
         for name, (steps, values) in curves.items():
             w.writerows([[name, s, v] for s, v in zip(steps, values)])
     summary = {"args": vars(args), "rows": rows, "u_curve": u_curve, "early_stopping": es.summary(),
-               "policy1": p1.summary(), "policy2": p2.summary(),
+               "policy1": p1.summary(), "policy1_epochs": p1e.summary(), "policy2": p2.summary(),
                "subtrain": len(sub[1]), "valid": len(val[1]), "test": len(y_test),
                "total_seconds": round(time.time() - started, 1)}
     (out / "results.json").write_text(json.dumps(summary, indent=1, default=str))
@@ -207,7 +214,8 @@ def main(argv=None):
     axes[1].set_title("policy 2: " + ("reached ε" if p2.reached_target else "stopped by the bound"))
     axes[1].legend(fontsize=8)
     axes[1].grid(alpha=0.3)
-    short = {"no ES": "no ES", "early stopping": "ES", "policy 1 (retrain)": "policy 1", "policy 2 (continue)": "policy 2"}
+    short = {"no ES": "no ES", "early stopping": "ES", "policy 1 (retrain)": "policy 1\ni* steps",
+             "policy 1 (epochs)": "policy 1\nsame epochs", "policy 2 (continue)": "policy 2"}
     labels = [f"{short[r['run']]}\n({r['trained_on']})" for r in rows]
     accs = [r["test_accuracy"] for r in rows]
     bars = axes[2].bar(range(len(rows)), accs, color=[f"C{i}" for i in range(len(rows))])

@@ -160,7 +160,8 @@ def test_cifar10_experiment_script_smoke(cifar10_dir, repo_root, tmp_path):
                         "--output-dir", str(out)]) == 0
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [r["run"] for r in rows] == ["no ES", "early stopping", "policy 1 (retrain)", "policy 2 (continue)"]
+    assert [r["run"] for r in rows] == ["no ES", "early stopping", "policy 1 (retrain)", "policy 1 (epochs)",
+                                        "policy 2 (continue)"]
     summary = json.loads((out / "results.json").read_text())
     assert summary["policy1"]["retrain_steps"] == summary["early_stopping"]["best_step"] == int(rows[2]["steps"])
     assert (out / "early_stopping_cifar10.png").stat().st_size > 10_000
