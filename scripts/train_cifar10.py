@@ -17,11 +17,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a source checkout too
 
+from recipes.distribute import STRATEGIES  # noqa: E402,F401
 from recipes.training import (  # noqa: E402
-    ES_POLICIES, OPTIMIZERS, PRECISIONS, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig, run_training, validate_config,
+    ES_POLICIES, OPTIMIZERS, PRECISIONS, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig, UsageError, run_training,
+    validate_config,
 )
 from recipes.resnet import MODEL_NAMES, NORMS  # noqa: E402
-from recipes.cifar10 import DataUnavailableError  # noqa: E402
 
 
 def build_parser():
@@ -66,6 +67,13 @@ def build_parser():
                    help="policy retrain: i* steps or the same number of epochs")
     p.add_argument("--max-extra-steps", type=int, default=d.max_extra_steps, help="policy continue: bound on the extra steps")
     p.add_argument("--output-dir", default=d.output_dir)
+    p.add_argument("--strategy", default=d.strategy,
+                   help="default (one device), mirrored (all local GPUs), multiworker (TF_CONFIG); "
+                        "--batch-size is the global batch in every case")
+    p.add_argument("--logical-cpus", type=int, default=d.logical_cpus,
+                   help="split the CPU into this many logical devices (to try --strategy mirrored without GPUs)")
+    p.add_argument("--collective-timeout", type=float, default=d.collective_timeout,
+                   help="seconds before a multi-worker collective gives up (a dead worker then fails the job)")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
     p.add_argument("--verbose", default=d.verbose, help="Keras verbosity: auto, 0, 1 (progress bar), 2 (a line per epoch)")
     return p
@@ -82,7 +90,7 @@ def main(argv=None):
         build_parser().error(str(err))
     try:
         metrics = run_training(cfg)
-    except (ValueError, FileNotFoundError, DataUnavailableError) as err:
+    except UsageError as err:
         build_parser().exit(2, f"error: {err}\n")
     print(f"test_accuracy={metrics['test_accuracy']:.4f}", flush=True)
     return 0
