@@ -15,6 +15,9 @@ StepEarlyStopping``: evaluate every n steps, patience p) from random θ on ``X^(
     result = train_with_early_stopping(build_model, (x_sub, y_sub), (x_val, y_val), policy="retrain",
                                        eval_every=50, patience=5, batch_size=128, max_epochs=30)
     result.model, result.best_step, result.summary()
+
+``EarlyStoppingPolicies`` exposes the three steps separately (``early_stop``, ``retrain``, ``continue_training``)
+to compare the policies after a single early-stopping run.
 """
 import dataclasses
 import math
