@@ -84,6 +84,10 @@ class UsageError(ValueError):
     """A bad flag, a bad data folder or unusable data, found before training started (nothing was written)."""
 
 
+class WorkerFailure(RuntimeError):
+    """A multi-worker job lost a worker (collective operations aborted or timed out)."""
+
+
 def _check(condition, message):
     if not condition:
         raise ValueError(message)
@@ -320,6 +324,7 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
             keras.mixed_precision.set_global_policy("float32")
         return model
 
+    model = None if cfg.early_stopping else new_model()  # early stopping builds its own (twice for policy 1)
     # An early-stopping run is not resumable: no backup (the callback's θ*, i*, curve are not in it).
     callbacks = [] if cfg.early_stopping else [AtomicBackupAndRestore(str(backup_dir), write=chief)]
     callbacks += list(extra_callbacks)
@@ -340,15 +345,24 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
         print(f"Resuming from {backup_dir}: {start_epoch} of {cfg.epochs} epochs done", flush=True)
     started = time.time()
     es = None
-    if cfg.early_stopping:
-        es = fit_with_early_stopping(cfg, new_model, (x_sub, y_sub), (x_val, y_val), callbacks)
-        model = es.model
-        steps_run = es.es_steps + (es.retrain_steps or 0) + (es.extra_steps or 0)
-    else:
-        model = new_model()
-        model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
-                  callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
-        steps_run = (cfg.epochs - start_epoch) * steps
+    try:
+        if cfg.early_stopping:
+            es = fit_with_early_stopping(cfg, new_model, (x_sub, y_sub), (x_val, y_val), callbacks)
+            model = es.model
+            steps_run = es.es_steps + (es.retrain_steps or 0) + (es.extra_steps or 0)
+        else:
+            model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
+                      callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
+            steps_run = (cfg.epochs - start_epoch) * steps
+    except Exception as err:
+        if cfg.strategy != "multiworker" or type(err).__module__.split(".")[0] != "tensorflow":
+            raise
+        done = _completed_epochs(backup_dir)
+        raise WorkerFailure(
+            f"a worker of the multi-worker job failed or became unreachable ({type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0]}). The last committed checkpoint is epoch {done} of "
+            f"{cfg.epochs} in {backup_dir}; rerun every worker with the same --output-dir to resume from it."
+        ) from err
     train_seconds = time.time() - started
 
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)[:2]

@@ -19,8 +19,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from
 
 from recipes.distribute import STRATEGIES  # noqa: E402,F401
 from recipes.training import (  # noqa: E402
-    ES_POLICIES, OPTIMIZERS, PRECISIONS, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig, UsageError, run_training,
-    validate_config,
+    ES_POLICIES, OPTIMIZERS, PRECISIONS, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig, UsageError, WorkerFailure,
+    run_training, validate_config,
 )
 from recipes.resnet import MODEL_NAMES, NORMS  # noqa: E402
 
@@ -92,6 +92,9 @@ def main(argv=None):
         metrics = run_training(cfg)
     except UsageError as err:
         build_parser().exit(2, f"error: {err}\n")
+    except WorkerFailure as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 3
     print(f"test_accuracy={metrics['test_accuracy']:.4f}", flush=True)
     return 0
 
