@@ -67,6 +67,15 @@ def standard_augmentation(images, labels, seed):
     return random_flip_left_right(random_pad_crop(images, s_crop), s_flip), labels
 
 
+def _check_finite_images(x):
+    """Float images must be finite: a NaN or inf pixel would turn the loss into NaN at its first batch."""
+    x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating) and x.size and not np.isfinite(x).all():
+        bad = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
+        raise ValueError(f"x contains NaN or inf values (first in image {bad})")
+    return x
+
+
 def _as_one_hot(y, num_classes):
     y = np.asarray(y)
     if y.ndim == 2:
@@ -92,12 +101,14 @@ def make_train_dataset(x, y, batch_size, num_classes=10, augment="standard", see
     """
     if augment not in AUGMENTATIONS:
         raise ValueError(f"augment must be one of {sorted(AUGMENTATIONS)}, got {augment!r}")
-    x = np.asarray(x)
+    x = _check_finite_images(x)
     n = len(x)
     if len(y) != n:
         raise ValueError(f"x and y differ in length: {n} vs {len(y)}")
     if not isinstance(batch_size, int) or batch_size < 1 or batch_size > n:
         raise ValueError(f"batch_size must be an integer in [1, {n}] (the number of training examples), got {batch_size!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if not 0 <= start_epoch <= epochs:
         raise ValueError(f"start_epoch must be in [0, epochs={epochs}], got {start_epoch}")
     labels = _as_one_hot(y, num_classes)
@@ -129,6 +140,9 @@ def make_train_dataset(x, y, batch_size, num_classes=10, augment="standard", see
 
 def make_eval_dataset(x, y, batch_size=1000, num_classes=10):
     """Un-augmented batches (float32 images in 0..255, one-hot labels), in order, last batch kept."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    x = _check_finite_images(x)
     labels = _as_one_hot(y, num_classes)
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(x), labels)).batch(batch_size)
     return ds.map(lambda a, b: (tf.cast(a, tf.float32), b)).prefetch(tf.data.AUTOTUNE)

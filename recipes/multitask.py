@@ -79,6 +79,9 @@ def build_soft_sharing_model(input_shape, tasks, tower_units=(64,), tying_streng
     if len(tasks) < 2:
         raise ValueError("tasks must name at least two tasks for soft sharing")
     tower_units = _check_units(tower_units, "tower_units")
+    if isinstance(tying_strength, bool) or not isinstance(tying_strength, numbers.Real) \
+            or not tying_strength >= 0 or tying_strength == float("inf"):
+        raise ValueError(f"tying_strength must be a finite number >= 0, got {tying_strength!r}")
     inp = keras.Input(input_shape, name="x")
     outputs = {}
     for task, n in tasks.items():

@@ -177,6 +177,8 @@ def build_shared_encoder_model(input_dim, units=16, num_outputs=1, name="shared_
         raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
     if not isinstance(units, numbers.Integral) or units < 1:
         raise ValueError(f"units must be a positive integer, got {units!r}")
+    if not isinstance(num_outputs, numbers.Integral) or num_outputs < 1:
+        raise ValueError(f"num_outputs must be a positive integer, got {num_outputs!r}")
     x1 = keras.Input((input_dim,), name="x1")
     x2 = keras.Input((input_dim,), name="x2")
     encoder = keras.layers.Dense(units, activation="tanh", name="encoder")

@@ -55,6 +55,10 @@ class ProximalSGD(keras.optimizers.SGD):
             raise TypeError(f"l1 must be a real number >= 0, got {l1!r}")
         if not math.isfinite(float(l1)) or l1 < 0:
             raise ValueError(f"l1 must be a finite number >= 0, got {l1}")
+        if isinstance(learning_rate, numbers.Real) and not (math.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate}")
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
         if isinstance(exclude_names, str):
             exclude_names = (exclude_names,)
         exclude_names = tuple(exclude_names or ())

@@ -66,7 +66,7 @@ def default_conv(filters, kernel_size, strides, name, kernel_regularizer=None, u
 
 def _validate(name, width, num_classes, dropout_rate, norm, conv):
     if name not in MODEL_NAMES:
-        raise ValueError(f"model must be one of {MODEL_NAMES}, got {name!r}")
+        raise ValueError(f"name must be one of {MODEL_NAMES} (the model), got {name!r}")
     if width is not None and (not isinstance(width, int) or isinstance(width, bool) or width < 1):
         raise ValueError(f"width must be an integer >= 1, got {width!r}")
     if not isinstance(num_classes, int) or num_classes < 1:

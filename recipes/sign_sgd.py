@@ -44,6 +44,13 @@ def _check_unit_interval(name, value, closed_right=False):
     return float(value)
 
 
+def _check_clipping(**thresholds):
+    for name, value in thresholds.items():
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and value > 0 and value != float("inf")):
+            raise ValueError(f"{name} must be a finite number > 0 or None, got {value!r}")
+
+
 @keras.saving.register_keras_serializable(package="recipes")
 class SignSGD(keras.optimizers.Optimizer):
     """signSGD, and Signum when ``momentum > 0`` (Bernstein et al. 2018).
@@ -66,6 +73,7 @@ class SignSGD(keras.optimizers.Optimizer):
                  gradient_accumulation_steps=None, name=None, **kwargs):
         learning_rate = _check_learning_rate(learning_rate)
         momentum = _check_unit_interval("momentum", momentum)
+        _check_clipping(clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
         if weight_decay is not None and not weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0 or None, got {weight_decay}")
         super().__init__(

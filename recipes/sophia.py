@@ -37,7 +37,7 @@ import keras
 from keras import ops
 
 from recipes import model_autodiff
-from recipes.sign_sgd import _check_learning_rate, _check_unit_interval
+from recipes.sign_sgd import _check_clipping, _check_learning_rate, _check_unit_interval
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -70,6 +70,7 @@ class Sophia(keras.optimizers.Optimizer):
                 raise TypeError(f"{arg} must be a float, got {type(value).__name__}")
             if not value > 0:
                 raise ValueError(f"{arg} must be > 0, got {value}")
+        _check_clipping(clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
         if weight_decay is not None and not weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0 or None, got {weight_decay}")
         super().__init__(

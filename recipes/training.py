@@ -154,6 +154,10 @@ def prepare_data(cfg: TrainConfig):
     if cfg.train_limit is not None:
         x_train, y_train = x_train[: cfg.train_limit], y_train[: cfg.train_limit]
     num_classes = 10
+    for name, x in (("training", x_train), ("test", x_test)):
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():  # uint8 images cannot hold NaN
+            bad = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
+            raise ValueError(f"{name} images contain NaN or inf values (first in image {bad})")
     for name, y in (("training", y_train), ("test", y_test)):
         if y.size and (y.min() < 0 or y.max() >= num_classes):
             raise ValueError(f"{name} labels must lie in [0, {num_classes}); found {int(y.min())}..{int(y.max())}")

@@ -78,7 +78,7 @@ def test_preactivation_block_order():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"name": "resnet21"}, "model must be one of"), ({"width": 0}, "width"), ({"dropout_rate": 1.0}, "dropout_rate"),
+    ({"name": "resnet21"}, "name must be one of"), ({"width": 0}, "width"), ({"dropout_rate": 1.0}, "dropout_rate"),
     ({"norm": "batchnorm"}, "norm"), ({"num_classes": 0}, "num_classes"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
