@@ -81,8 +81,11 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.verbose not in ("auto",):
-        args.verbose = int(args.verbose)
+    if args.verbose != "auto":
+        try:
+            args.verbose = int(args.verbose)
+        except ValueError:
+            build_parser().error(f"--verbose must be auto, 0, 1 or 2; got {args.verbose!r}")
     cfg = TrainConfig(**vars(args))
     try:
         validate_config(cfg)

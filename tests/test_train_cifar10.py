@@ -112,15 +112,53 @@ def _load_script(repo_root):
     return module
 
 
-@pytest.mark.parametrize("flags,needle", [
+# Every flag that takes a value, out of range (test_every_flag_has_a_bad_value_row checks the list is complete;
+# --data-dir, --cache-dir and --output-dir take paths: test_missing_data_dir_is_named, test_path_flags_...).
+BAD_FLAGS = [
     (["--model", "resnet19"], "--model must be one of"), (["--width", "0"], "--width must be an integer >= 1"),
-    (["--lr", "-1"], "--lr must be"), (["--label-smoothing", "1.5"], "--label-smoothing must be in [0, 1)"),
-    (["--epochs", "0"], "--epochs"), (["--dropout", "1"], "--dropout must be in [0, 1)"),
+    (["--lr", "-1"], "--lr must be"), (["--lr", "nan"], "--lr must be a finite number > 0"),
+    (["--label-smoothing", "1.5"], "--label-smoothing must be in [0, 1)"),
+    (["--epochs", "0"], "--epochs"), (["--epochs", "two"], "argument --epochs: invalid int value"),
+    (["--dropout", "1"], "--dropout must be in [0, 1)"),
     (["--batch-size", "1000"], "--batch-size must be <= the number of training images (72)"),
-    (["--val-size", "72"], "--val-size must be <"), (["--augment", "sideways"], "--augment must be one of"),
+    (["--batch-size", "0"], "--batch-size must be an integer >= 1"),
+    (["--val-size", "72"], "--val-size must be <"), (["--val-size=-1"], "--val-size must be an integer >= 0"),
+    (["--augment", "sideways"], "--augment must be one of"),
     (["--optimizer", "newton"], "--optimizer"), (["--weight-decay=-1e-4"], "--weight-decay must be >= 0"),
-])
-def test_bad_flags_fail_before_any_output(repo_root, tiny_data, tmp_path, capsys, flags, needle):
+    (["--weight-decay", "nan"], "--weight-decay must be >= 0"),
+    (["--momentum", "1"], "--momentum must be in [0, 1)"), (["--momentum", "nan"], "--momentum must be in [0, 1)"),
+    (["--schedule", "exponential"], "--schedule must be one of"),
+    (["--final-lr-fraction", "1.5"], "--final-lr-fraction must be in [0, 1]"),
+    (["--weight-decay-mode", "l3"], "--weight-decay-mode must be one of"),
+    (["--norm", "batchy"], "--norm must be one of"), (["--clipnorm", "0"], "--clipnorm must be > 0"),
+    (["--mixed-precision", "float8"], "--mixed-precision must be one of"),
+    (["--seed=-1"], "--seed must be an integer in [0, 2^31)"), (["--train-limit", "0"], "--train-limit must be"),
+    (["--early-stopping"], "--early-stopping needs a validation set"),
+    (["--patience", "0"], "--patience must be an integer >= 1"), (["--eval-every", "0"], "--eval-every must be"),
+    (["--policy", "restart"], "argument --policy: invalid choice"),
+    (["--policy", "retrain"], "--policy retrain needs --early-stopping"),
+    (["--retrain-length", "hours"], "argument --retrain-length: invalid choice"),
+    (["--max-extra-steps", "0"], "--max-extra-steps must be an integer >= 1"),
+    (["--strategy", "ring"], "--strategy must be one of"), (["--strategy", "multiworker"], "TF_CONFIG"),
+    (["--logical-cpus", "0"], "--logical-cpus must be an integer >= 1"),
+    (["--collective-timeout", "0"], "--collective-timeout must be > 0"),
+    (["--verbose", "loud"], "--verbose must be auto, 0, 1 or 2"), (["--verbose", "7"], "--verbose must be auto"),
+]
+PATH_FLAGS = ("--data-dir", "--cache-dir", "--output-dir")
+
+
+def test_every_flag_has_a_bad_value_row(repo_root):
+    parser = _load_script(repo_root).build_parser()
+    tried = {f.split("=")[0] for flags, _ in BAD_FLAGS for f in flags if f.startswith("--")}
+    for action in parser._actions:
+        if action.nargs == 0 or not action.option_strings or action.option_strings[0] in PATH_FLAGS:
+            continue  # switches (store_true/false) have no out-of-range value
+        assert action.option_strings[0] in tried, f"{action.option_strings[0]} has no row in BAD_FLAGS"
+
+
+@pytest.mark.parametrize("flags,needle", BAD_FLAGS)
+def test_bad_flags_fail_before_any_output(repo_root, tiny_data, tmp_path, capsys, monkeypatch, flags, needle):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
     script = _load_script(repo_root)
     out = tmp_path / "bad"
     with pytest.raises(SystemExit) as exit_info:
@@ -137,3 +175,16 @@ def test_missing_data_dir_is_named(repo_root, tmp_path, capsys):
         script.main(["--data-dir", str(tmp_path / "missing"), "--output-dir", str(tmp_path / "bad")])
     assert exit_info.value.code == 2 and "--data-dir" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("flag", ["--cache-dir", "--output-dir"])
+def test_path_flags_naming_a_file_are_named(repo_root, tiny_data, tmp_path, capsys, flag):
+    script = _load_script(repo_root)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    args = {"--data-dir": str(tiny_data / "data"), "--cache-dir": str(tiny_data / "cache"),
+            "--output-dir": str(tmp_path / "out"), flag: str(a_file)}
+    with pytest.raises(SystemExit) as exit_info:
+        script.main([x for kv in args.items() for x in kv] + TINY)
+    assert exit_info.value.code == 2 and f"{flag} {a_file} exists and is not a folder" in capsys.readouterr().err
+    assert a_file.read_text() == "not a folder" and not (tmp_path / "out").exists()
