@@ -31,7 +31,7 @@ import numpy as np
 import keras
 from keras import ops
 
-__all__ = ["WeightNormalization", "weight_norm_data_init", "weight_norm_layers"]
+__all__ = ["WeightNormalization", "weight_norm_data_init", "weight_norm_layers", "weight_norm_conv_factory"]
 
 _SUPPORTED = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 
@@ -169,3 +169,21 @@ def weight_norm_data_init(model, x, batch_size=None):
         for layer in layers:
             layer._data_init_pending = False
     return len(layers)
+
+
+def weight_norm_conv_factory(init_scale=1.0):
+    """``conv`` hook for ``recipes.resnet.build_resnet``: f(filters, kernel_size, strides, name,
+    kernel_regularizer=None, use_bias=False) → WeightNormalization(Conv2D(..., padding="same", He-normal)).
+    The wrapper gets ``name``; the inner conv is ``name + "_v"``. Salimans & Kingma use weight norm *instead* of
+    batch norm: ``build_resnet("resnet20", conv=weight_norm_conv_factory(), norm="none")`` (convs then have a
+    bias), followed by :func:`weight_norm_data_init` on one training batch."""
+    if not isinstance(init_scale, numbers.Real) or isinstance(init_scale, bool) or not init_scale > 0:
+        raise ValueError(f"init_scale must be a real number > 0, got {init_scale!r}")
+
+    def make(filters, kernel_size, strides=1, name=None, kernel_regularizer=None, use_bias=False):
+        conv = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=use_bias,
+                                   kernel_initializer="he_normal", kernel_regularizer=kernel_regularizer,
+                                   name=f"{name}_v" if name else None)
+        return WeightNormalization(conv, init_scale=init_scale, name=name)
+
+    return make

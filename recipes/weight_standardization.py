@@ -19,7 +19,7 @@ import numbers
 import keras
 from keras import ops
 
-__all__ = ["standardize_kernel", "WSConv2D", "ws_gn_block", "ws_conv_factory", "group_norm_factory"]
+__all__ = ["standardize_kernel", "WSConv2D", "ws_gn_block", "ws_conv_factory"]
 
 
 def standardize_kernel(kernel, epsilon=1e-5):
@@ -89,25 +89,16 @@ def ws_gn_block(x, filters, kernel_size=3, strides=1, groups=32, activation="rel
     return x
 
 
-def group_norm_factory(groups=32):
-    """``norm`` callable for ``recipes.resnet.build_resnet``: f(name) → GroupNormalization(groups) (a layer
-    with unknown channel count, so ``groups`` must divide every stage's width; 8 divides 16/32/64)."""
-    _check_groups(groups)
-
-    def make(name=None):
-        return keras.layers.GroupNormalization(groups=groups, epsilon=1e-5, name=name)
-
-    return make
-
-
 def ws_conv_factory(ws_epsilon=1e-5):
-    """``conv`` callable f(filters, kernel_size, strides=1, padding="same", use_bias=False, name=None, **kw)
-    → WSConv2D, for model builders that take a conv factory."""
+    """``conv`` hook for ``recipes.resnet.build_resnet``: f(filters, kernel_size, strides, name,
+    kernel_regularizer=None, use_bias=False) → WSConv2D with 'same' padding and He-normal initialization.
+    WS + GN ResNet: ``build_resnet("resnet20", conv=ws_conv_factory(), norm="group")``."""
     if not isinstance(ws_epsilon, numbers.Real) or isinstance(ws_epsilon, bool) or not ws_epsilon > 0:
         raise ValueError(f"ws_epsilon must be a real number > 0, got {ws_epsilon!r}")
 
-    def make(filters, kernel_size, strides=1, padding="same", use_bias=False, name=None, **kwargs):
-        return WSConv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
-                        ws_epsilon=ws_epsilon, name=name, **kwargs)
+    def make(filters, kernel_size, strides=1, name=None, kernel_regularizer=None, use_bias=False):
+        return WSConv2D(filters, kernel_size, strides=strides, padding="same", use_bias=use_bias,
+                        kernel_initializer="he_normal", kernel_regularizer=kernel_regularizer,
+                        ws_epsilon=ws_epsilon, name=name)
 
     return make

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import keras
 
-from recipes.weight_norm import WeightNormalization, weight_norm_data_init
+from recipes.weight_norm import WeightNormalization, weight_norm_conv_factory, weight_norm_data_init
 
 
 def _grads(fn, *arrays):
@@ -180,5 +180,23 @@ def test_bad_arguments_raise_by_name():
         WeightNormalization(keras.layers.Dense(2), epsilon=-1.0)
     with pytest.raises(ValueError, match="padding"):
         WeightNormalization(keras.layers.Conv1D(2, 3, padding="causal"))
+    with pytest.raises(ValueError, match="init_scale"):
+        weight_norm_conv_factory(init_scale=-1)
     with pytest.raises(ValueError, match="WeightNormalization"):
         weight_norm_data_init(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), np.zeros((4, 3)))
+
+
+def test_weight_norm_resnet20_through_the_conv_hook():
+    from recipes.resnet import build_resnet
+    from recipes.weight_norm import weight_norm_conv_factory
+    model = build_resnet("resnet20", conv=weight_norm_conv_factory(), norm="none")
+    wn = [l for l in model.layers if isinstance(l, WeightNormalization)]
+    assert len(wn) == 21 and all(l.layer.use_bias for l in wn)  # norm="none": convs get biases
+    x = np.random.default_rng(8).normal(size=(16, 32, 32, 3)).astype("float32")
+    weight_norm_data_init(model, x)
+    # The stem conv's output (its input is the raw batch) is normalized per channel after the init.
+    stem = keras.Model(model.inputs, model.get_layer(wn[0].name).output)
+    t = np.asarray(stem(x), "float64")
+    np.testing.assert_allclose(t.mean(axis=(0, 1, 2)), 0, atol=1e-4)
+    np.testing.assert_allclose(t.std(axis=(0, 1, 2)), 1, rtol=1e-3)
+    assert np.isfinite(np.asarray(model(x))).all()

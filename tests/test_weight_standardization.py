@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import keras
 
-from recipes.weight_standardization import (WSConv2D, group_norm_factory, standardize_kernel, ws_conv_factory,
-                                            ws_gn_block)
+from recipes.weight_standardization import WSConv2D, standardize_kernel, ws_conv_factory, ws_gn_block
 
 
 def _grads(fn, *arrays):
@@ -98,11 +97,17 @@ def test_ws_gn_block_trains_with_micro_batches_and_round_trips(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
 
 
-def test_factories():
-    conv = ws_conv_factory(1e-4)(8, 3, strides=2, name="c")
+def test_ws_gn_resnet20_through_the_conv_hook():
+    from recipes.resnet import build_resnet
+    conv = ws_conv_factory(1e-4)(8, 3, 2, "c", kernel_regularizer=keras.regularizers.L2(1e-4))
     assert isinstance(conv, WSConv2D) and conv.strides == (2, 2) and conv.ws_epsilon == 1e-4
-    gn = group_norm_factory(8)("n")
-    assert isinstance(gn, keras.layers.GroupNormalization) and gn.groups == 8 and gn.name == "n"
+    assert conv.kernel_regularizer is not None and not conv.use_bias
+    model = build_resnet("resnet20", conv=ws_conv_factory(), norm="group")
+    ws = [l for l in model.layers if isinstance(l, WSConv2D)]
+    assert len(ws) == 21  # 19 3x3 convs + 2 projection shortcuts
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in model.layers)
+    x = np.random.default_rng(5).normal(size=(2, 32, 32, 3)).astype("float32")
+    assert model(x).shape == (2, 10)
 
 
 def test_standardize_kernel_dense_shape():
@@ -118,7 +123,7 @@ def test_bad_arguments_raise_by_name():
     with pytest.raises(ValueError, match="groups"):
         WSConv2D(4, 3, groups=2)
     with pytest.raises(ValueError, match="groups"):
-        group_norm_factory(0)
+        ws_gn_block(keras.Input((4, 4, 3)), 4, groups=0)
     with pytest.raises(ValueError, match="filters"):
         ws_gn_block(keras.Input((4, 4, 3)), 0)
     with pytest.raises(ValueError, match="ws_epsilon"):
