@@ -27,6 +27,7 @@ plain NumPy mean/variance of the layer's inputs over the whole training set when
 the batch, e.g. for a BN layer right after the input or after the first linear layer).
 """
 import numbers
+import weakref
 
 import numpy as np
 import keras
@@ -78,6 +79,42 @@ def _values_per_channel(layer, batch_size):
     return m
 
 
+_FORWARD_CACHE = weakref.WeakKeyDictionary()
+
+
+def _compiled_forward(model, mean_idx, var_idx):
+    """f(trainable, non_trainable, x) -> (new non_trainable, [μ_B per BN layer], [σ²_B per BN layer]) for a
+    training-mode forward pass, compiled with tf.function / jax.jit on those backends (eager otherwise).
+    Cached per model and variable layout (it is always traced with every BN momentum at 0)."""
+    key = (tuple(id(v) for v in model.trainable_variables), tuple(id(v) for v in model.non_trainable_variables),
+           tuple(mean_idx), tuple(var_idx), keras.backend.backend())
+    try:
+        cached = _FORWARD_CACHE.get(model)
+    except TypeError:
+        cached = None
+    if cached is not None and cached[0] == key:
+        return cached[1]
+
+    def forward(trainable, non_trainable, x):
+        _, new_nt = model.stateless_call(trainable, non_trainable, x, training=True)
+        return list(new_nt), [new_nt[i] for i in mean_idx], [new_nt[i] for i in var_idx]
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+        fn = tf.function(forward, reduce_retracing=True)
+    elif backend == "jax":
+        import jax
+        fn = jax.jit(forward)
+    else:
+        fn = forward
+    try:
+        _FORWARD_CACHE[model] = (key, fn)
+    except TypeError:
+        pass
+    return fn
+
+
 def _batches(data, batch_size, shuffle, seed):
     if isinstance(data, np.ndarray) or keras.ops.is_tensor(data):
         x = np.asarray(keras.ops.convert_to_numpy(data))
@@ -113,7 +150,8 @@ def estimate_population_statistics(model, data, batch_size=128, estimator="unbia
       Var[x] = Σ_b m_b · m_b/(m_b − 1) σ²_b / Σ_b m_b (= m/(m − 1) E_B[σ²_B]);
     * ``estimator="pooled"``: the exact moments of all values seen, Var[x] = Σ_b m_b (σ²_b + (μ_b − E[x])²) / Σ_b m_b.
 
-    No weight of the model changes: the moving statistics and momentum of every BN layer are restored.
+    No variable of the model changes (the pass uses ``model.stateless_call``, compiled with tf.function or
+    jax.jit), and every BN layer's ``momentum`` is restored.
 
     Args:
         model: a built Keras model.
@@ -145,37 +183,43 @@ def _estimate(model, data, batch_size, estimator, steps, shuffle, seed):
     if not layers:
         return []
 
-    saved = [(l.momentum, keras.ops.convert_to_numpy(l.moving_mean), keras.ops.convert_to_numpy(l.moving_variance))
-             for l in layers]
-    # With momentum λ = 0 the update μ̂ ← λ μ̂ + (1 − λ) μ_B leaves exactly this batch's μ_B (and σ²_B) in the
-    # moving variables after each forward pass in training mode; we read them out and accumulate in float64.
+    nt_vars = model.non_trainable_variables
+    position = {id(v): i for i, v in enumerate(nt_vars)}
+    mean_idx = [position[id(l.moving_mean)] for l in layers]
+    var_idx = [position[id(l.moving_variance)] for l in layers]
+    saved_momentum = [l.momentum for l in layers]
     sum_w = [0.0] * len(layers)
     sum_mean = [0.0] * len(layers)
     sum_var = [0.0] * len(layers)   # Σ m_b σ²_b  (or Σ m_b · m_b/(m_b − 1) σ²_b for "unbiased")
     sum_sq = [0.0] * len(layers)    # Σ m_b μ_b²  (for "pooled")
     try:
+        # With momentum λ = 0 the update μ̂ ← λ μ̂ + (1 − λ) μ_B returns exactly this batch's μ_B (and σ²_B) as the
+        # layer's new moving statistics. The pass is stateless (model.stateless_call): no variable of the model
+        # changes; the new non-trainable values (BN statistics, dropout seeds) are carried from batch to batch.
         for layer in layers:
             layer.momentum = 0.0
+        step_fn = _compiled_forward(model, mean_idx, var_idx)
+        trainable = [v.value for v in model.trainable_variables]
+        non_trainable = [v.value for v in nt_vars]
         for step, batch in enumerate(_batches(data, batch_size, shuffle, seed)):
             if steps is not None and step >= steps:
                 break
             n = int(keras.ops.shape(batch)[0])
-            model(batch, training=True)
+            batch = keras.ops.convert_to_tensor(batch)
+            non_trainable, means, variances = step_fn(trainable, non_trainable, batch)
             for k, layer in enumerate(layers):
                 m = _values_per_channel(layer, n)
                 if estimator == "unbiased" and m < 2:
                     raise ValueError(f"BN layer {layer.name!r} sees m={m} value per channel per batch; need m >= 2")
-                mu = keras.ops.convert_to_numpy(layer.moving_mean).astype("float64")
-                var = keras.ops.convert_to_numpy(layer.moving_variance).astype("float64")
+                mu = keras.ops.convert_to_numpy(means[k]).astype("float64")
+                var = keras.ops.convert_to_numpy(variances[k]).astype("float64")
                 sum_w[k] += m
                 sum_mean[k] = sum_mean[k] + m * mu
                 sum_var[k] = sum_var[k] + (m * m / (m - 1) * var if estimator == "unbiased" else m * var)
                 sum_sq[k] = sum_sq[k] + m * mu * mu
     finally:
-        for layer, (momentum, mean, var) in zip(layers, saved):
+        for layer, momentum in zip(layers, saved_momentum):
             layer.momentum = momentum
-            layer.moving_mean.assign(mean)
-            layer.moving_variance.assign(var)
     if sum_w[0] == 0:
         raise ValueError("data yielded no batch")
     result = []
