@@ -5,7 +5,7 @@
 
 For every (batch size m, number of training steps T) a small CNN with batch norm (conv-BN-ReLU ×2, then
 dense-BN-ReLU and a linear classifier) is trained from the same initialization with SGD (momentum 0.9) on the
-first ``--train-limit`` CIFAR-10 training images (``--data-dir``; without it, a synthetic 10-class problem of
+first ``--train-limit`` CIFAR-10 training images, tested on a random ``--test-limit`` test images (``--data-dir``; without it, a synthetic 10-class problem of
 Gaussian blobs). Then the test set is classified twice with the same weights:
 
 * ``running``: Keras' moving averages μ̂ ← λμ̂ + (1 − λ)μ_B, σ̂² ← λσ̂² + (1 − λ)σ²_B (λ = 0.99, from 0 and 1),
@@ -42,7 +42,9 @@ def load_data(data_dir, train_limit, test_limit, seed):
     if data_dir:
         from recipes.cifar10 import load_cifar10
         (x, y), (xt, yt) = load_cifar10(data_dir)
-        x, y, xt, yt = x[:train_limit], y[:train_limit], xt[:test_limit], yt[:test_limit]
+        # The training images come shuffled, the test images ordered by class: take a random test subset.
+        test_idx = np.random.default_rng(seed).permutation(len(xt))[:test_limit]
+        x, y, xt, yt = x[:train_limit], y[:train_limit], xt[test_idx], yt[test_idx]
         mean = x.reshape(-1, 3).mean(axis=0)
         std = x.reshape(-1, 3).std(axis=0)
         prep = lambda a: ((a.astype("float32") - mean) / std).astype("float32")  # noqa: E731
