@@ -8,7 +8,7 @@ the full test set.
 ``TrainConfig`` holds every choice; ``validate_config`` checks it (raising ``ValueError`` naming the flag)
 before any data is read or any file written; ``run_training`` does the work and is resumable: rerun with the
 same ``output_dir`` after an interruption and it continues from the last completed epoch
-(``keras.callbacks.BackupAndRestore``), seeing exactly the batches the uninterrupted run would have seen.
+(``callbacks.backup_and_restore.AtomicBackupAndRestore``), seeing exactly the batches the uninterrupted run would have seen.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import time
 import keras
 import numpy as np
 
+from callbacks.backup_and_restore import AtomicBackupAndRestore
 from recipes import cifar10
 from recipes.resnet import MODEL_NAMES, NORMS, build_resnet
 from recipes.schedules import LinearDecay
@@ -243,7 +244,7 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
     csv_path = out / "history.csv"
     _trim_history(csv_path, start_epoch)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
+        AtomicBackupAndRestore(str(backup_dir)),
         keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0),
         *extra_callbacks,
     ]
