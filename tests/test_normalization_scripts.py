@@ -38,19 +38,17 @@ def test_bench_variants_use_the_right_layers(repo_root):
     import keras
     from recipes.weight_norm import WeightNormalization
     from recipes.weight_standardization import WSConv2D
-    bench = _load(repo_root, "bench_normalization")
+    bench = _load(repo_root, "bench_train_step")
 
     def kinds(model):
         return {type(l).__name__ for l in model.layers}
 
-    assert {"Conv2D", "BatchNormalization"} <= kinds(bench.build("plain"))
-    wn = bench.build("wn")
-    assert any(isinstance(l, WeightNormalization) for l in wn.layers)
+    wn = bench.VARIANTS["weight_norm"]("resnet20", None)
+    assert sum(isinstance(l, WeightNormalization) for l in wn.layers) == 21
     assert not any(isinstance(l, keras.layers.BatchNormalization) for l in wn.layers)
-    ws = bench.build("ws_gn")
-    assert any(isinstance(l, WSConv2D) for l in ws.layers) and "GroupNormalization" in kinds(ws)
-    with pytest.raises(SystemExit):
-        bench.parse_args(["--variants", "plain,foo"])
-    with pytest.raises(SystemExit):
-        bench.parse_args(["--batch-size", "1"])
-    assert bench.parse_args(["--variants", "wn"]).variants == ["plain", "wn"]
+    wn_bn = bench.VARIANTS["weight_norm_bn"]("resnet20", None)
+    assert {"WeightNormalization", "BatchNormalization"} <= kinds(wn_bn)
+    ws = bench.VARIANTS["ws_gn"]("resnet20", None)
+    assert sum(isinstance(l, WSConv2D) for l in ws.layers) == 21 and "GroupNormalization" in kinds(ws)
+    assert "BatchNormalization" not in kinds(ws)
+    assert {"Conv2D", "GroupNormalization"} <= kinds(bench.VARIANTS["group_norm"]("resnet20", None))
