@@ -52,3 +52,12 @@ def test_bench_variants_use_the_right_layers(repo_root):
     assert sum(isinstance(l, WSConv2D) for l in ws.layers) == 21 and "GroupNormalization" in kinds(ws)
     assert "BatchNormalization" not in kinds(ws)
     assert {"Conv2D", "GroupNormalization"} <= kinds(bench.VARIANTS["group_norm"]("resnet20", None))
+
+
+def test_interleaved_bench_rejects_bad_flags(repo_root):
+    # A real run builds and compiles two ResNet-20s (~10 s even at batch 2): measured by hand, not here.
+    bench = _load(repo_root, "bench_train_step_interleaved")
+    with pytest.raises(SystemExit):
+        bench.main(["--variants", "plain,nope"])
+    with pytest.raises(SystemExit):
+        bench.main(["--steps", "0"])
