@@ -27,17 +27,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     Args:
         backup_dir: folder for the state; used by this callback alone.
         delete_checkpoint: remove the folder when ``fit`` completes (default True).
+        write: False for the non-chief workers of a multi-worker job: they restore from the chief's folder
+            but never write to it.
     """
 
     METADATA = "training_metadata.json"
 
-    def __init__(self, backup_dir, delete_checkpoint=True):
+    def __init__(self, backup_dir, delete_checkpoint=True, write=True):
         super().__init__(backup_dir, save_freq="epoch", double_checkpoint=False,
-                         delete_checkpoint=delete_checkpoint)
+                         delete_checkpoint=delete_checkpoint and write)
+        self.write = bool(write)
         self._metadata_path = os.path.join(backup_dir, self.METADATA)
 
     def get_config(self):
-        return {"backup_dir": self.backup_dir, "delete_checkpoint": self.delete_checkpoint}
+        return {"backup_dir": self.backup_dir, "delete_checkpoint": self.delete_checkpoint, "write": self.write}
 
     def read_metadata(self):
         """The committed state ``{"epoch": e, "weights": file}``, or None if nothing is committed."""
@@ -64,6 +67,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = int(meta["epoch"])
 
     def _save_model(self):
+        if not self.write:
+            return
         os.makedirs(self.backup_dir, exist_ok=True)
         epoch = self._current_epoch
         name = f"epoch{epoch:06d}.weights.h5"
