@@ -63,6 +63,12 @@ def _replica_loss_model(loss):
     return model, x, y
 
 
+def _augment(name, **kwargs):
+    from augment import image_ops
+
+    return getattr(image_ops, name)(**kwargs)
+
+
 CASES: dict[str, Case] = {
     # recipes (foundation, issues 2, 3, 5-opt, 8)
     "ElasticNet": Case(dict(strength=0.01, alpha=0.3)),
@@ -104,6 +110,7 @@ CASES: dict[str, Case] = {
     "AdditiveNoise": Case(dict(seed=1)),
     "MultiplicativeNoise": Case(dict(seed=1)),
     "RandAugment": Case(dict(num_ops=2, magnitude=5, seed=1)),
+    "Sequential": Case(lambda: dict(layers=[_augment("RandomFlip", seed=1), _augment("PadCrop", padding=2, seed=2)])),
     "MixUp": Case(dict(alpha=0.2, num_classes=3, seed=1)),
     "CutMix": Case(dict(alpha=1.0, num_classes=3, seed=1)),
     "Mosaic": Case(dict(num_classes=3, seed=1)),
@@ -112,6 +119,7 @@ CASES: dict[str, Case] = {
     # issue 10 (fast recipe)
     "WarmupLinearDecay": Case(dict(initial_learning_rate=0.1, final_learning_rate=0.001, total_steps=20,
                                    warmup_steps=5)),
+    "WeightAveraging": Case(dict(mode="ema", decay=0.9, every=2, warmup_power=1.0, total_steps=10)),
 }
 
 

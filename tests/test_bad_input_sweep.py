@@ -7,8 +7,7 @@ Rules (argument name -> bad values; a value is chosen so that it is out of range
 has in this project):
 
 - rates, probabilities, fractions, momenta (``rate``, ``*_rate`` but not ``learning_rate``, ``p``, ``*sparsity``,
-  ``momentum``, ``beta_1``, ``beta_2``, ``start``, ``final_lr_fraction``, ``epsilon`` of label smoothing is a
-  strength below) -> 1.5, -0.1, NaN
+  ``momentum``, ``beta_1``, ``beta_2``, ``start``, ``final_lr_fraction``, ``decay``) -> 1.5, -0.1, NaN
 - counts that must be >= 1 (``units``, ``width``, ``filters``, ``replicas``, ``every``, ``eval_every``,
   ``frequency``, ``batch_size``, ``epochs``, ``steps``, ``decay_steps``, ``total_steps``, ``num_classes``,
   ``num_outputs``, ``num_ops``, ``input_dim``, ``trials``, ``min_units``, ``epochs_to_full``, ``step_length``) -> 0
@@ -16,7 +15,7 @@ has in this project):
   ``start_epoch``, ``repeats``) -> -1
 - strengths, penalties, scales (``strength``, ``l1``, ``l2``, ``stddev``, ``eta``, ``gamma``, ``alpha``,
   ``epsilon``, ``learning_rate``, ``initial_learning_rate``, ``final_learning_rate``, ``weight_decay``,
-  ``clipnorm``, ``tying_strength``, ``magnitude``) -> -1.0, NaN
+  ``clipnorm``, ``tying_strength``, ``magnitude``, ``*_power``) -> -1.0, NaN
 - choices given as strings (``model``, ``norm``, ``augment``, ``estimator``, ``kind``, ``mask``, ``mode``,
   ``protocol``, ``scope``, ``weights``, ``policy``, ``fill_mode``; ``name`` of ``build_resnet``) -> "no_such_choice"
 
@@ -40,11 +39,12 @@ _STRENGTH = (-1.0, NAN)
 _CHOICE = ("no_such_choice",)
 RULES = [  # (regular expression on the argument name, bad values); first match wins
     (r"learning_rate|initial_learning_rate|final_learning_rate", _STRENGTH),
-    (r"rate|.*_rate|p|prob|probability|.*sparsity|momentum|beta_1|beta_2|start|final_lr_fraction", _RATE),
+    (r"rate|.*_rate|p|prob|probability|.*sparsity|momentum|beta_1|beta_2|start|final_lr_fraction|decay", _RATE),
     (r"units|width|filters|replicas|every|eval_every|frequency|batch_size|epochs|steps|decay_steps|total_steps"
      r"|num_classes|num_outputs|num_ops|input_dim|trials|min_units|epochs_to_full|step_length", (0,)),
     (r"patience|.*_step|.*_steps|num_.*|padding|val_size|start_epoch|repeats", (-1,)),
-    (r"strength|l1|l2|stddev|eta|gamma|alpha|epsilon|weight_decay|clipnorm|tying_strength|magnitude", _STRENGTH),
+    (r"strength|l1|l2|stddev|eta|gamma|alpha|epsilon|weight_decay|clipnorm|tying_strength|magnitude|.*_power",
+     _STRENGTH),
     (r"model|norm|augment|estimator|kind|mask|mode|protocol|scope|weights|policy|fill_mode", _CHOICE),
 ]
 #: Extra bad values for arguments whose name says nothing about their range.

@@ -10,7 +10,8 @@ Regularizer -> Dense ``kernel_regularizer`` (predictions and penalty value); Con
 Optimizer -> compile + 2 fit steps, reload, compare predictions, every optimizer variable, and one more step from
 both (resume equivalence); LearningRateSchedule -> inside SGD (the same plus ε_k at several k); Loss ->
 ``compile(loss=...)``, compare predictions and evaluated loss; Model subclasses and wrappers -> their own small
-model; Callback (not saved in .keras) -> ``serialize_keras_object``/``deserialize_keras_object`` config round trip.
+model; Callback (not saved in .keras) and other registered plain objects -> ``serialize_keras_object`` /
+``deserialize_keras_object`` config round trip.
 Comparisons are exact (``assert_array_equal``): the same weights on the same CPU give bit-identical outputs.
 """
 import json
@@ -178,7 +179,7 @@ def _check_model(obj, case, tmp_path):
     assert type(loaded) is type(obj)
 
 
-def _check_callback(obj, case, tmp_path):
+def _check_config_round_trip(obj, case, tmp_path):
     import keras
 
     config = keras.saving.serialize_keras_object(obj)
@@ -196,9 +197,11 @@ def _route(obj):
                         (keras.constraints.Constraint, _check_constraint),
                         (keras.optimizers.Optimizer, _check_optimizer),
                         (keras.optimizers.schedules.LearningRateSchedule, _check_schedule),
-                        (keras.losses.Loss, _check_loss), (keras.callbacks.Callback, _check_callback)):
+                        (keras.losses.Loss, _check_loss), (keras.callbacks.Callback, _check_config_round_trip)):
         if isinstance(obj, kind):
             return check
+    if hasattr(obj, "get_config"):  # a plain registered helper object (e.g. a weight-averaging rule)
+        return _check_config_round_trip
     raise AssertionError(f"{type(obj).__name__}: no serialization route for its kind {type(obj).__mro__[1:]}")
 
 
