@@ -32,7 +32,7 @@ JAX_TEST_FILES = [
 # Whole-ResNet builds and the slowest duplicates of what the serialization sweep already checks under JAX.
 DESELECT = " and ".join(f"not {name}" for name in (
     "resnet20", "micro_batches", "separately_trained_models", "analytic_ols", "test_round_trip",
-    "test_keras_round_trip_and_training"))
+    "test_keras_round_trip_and_training", "trains_in_graph_mode"))
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
