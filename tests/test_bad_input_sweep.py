@@ -22,7 +22,7 @@ has in this project):
 Data: labels outside [0, num_classes), NaN/inf in float images, a missing data folder (here); a corrupt PNG and a
 non-image file in the data folder are in ``tests/test_cifar10.py``; every flag of ``scripts/train_cifar10.py``
 out of range in ``tests/test_train_cifar10.py`` (which also checks that nothing is left in ``--output-dir``).
-Run ``python tests/test_bad_input_sweep.py`` to print every bad input tried and what it got.
+Run ``PYTHONPATH=. python tests/test_bad_input_sweep.py`` to print every bad input tried and what it got.
 """
 import inspect
 import math
@@ -197,8 +197,10 @@ def test_missing_data_folder_is_named(tmp_path):
 
 
 if __name__ == "__main__":  # print the table of bad inputs and what each got
+    import os
     import sys
 
+    os.environ["RECIPES_PRINT_BAD_INPUTS"] = "1"
     sys.exit(pytest.main([__file__, "-q", "-p", "no:cacheprovider", "-s", "-k", "out_of_range",
                           "-o", "addopts=", "--tb=no", "-W", "ignore"]) or 0)
 
