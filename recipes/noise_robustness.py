@@ -55,6 +55,12 @@ def smooth_labels(y, epsilon, num_classes=None):
         isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2
     ):
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    if isinstance(y, (list, tuple, np.ndarray)) and np.issubdtype(np.asarray(y).dtype, np.integer) \
+            and num_classes is not None and np.asarray(y).size:
+        labels = np.asarray(y)  # concrete labels: one_hot would silently map an out-of-range label to zeros
+        if labels.min() < 0 or labels.max() >= num_classes:
+            bad = labels[(labels < 0) | (labels >= num_classes)].flat[0]
+            raise ValueError(f"y has label {bad} outside [0, num_classes={num_classes})")
     y = ops.convert_to_tensor(y)
     if "int" in str(y.dtype):
         if num_classes is None:

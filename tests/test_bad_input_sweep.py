@@ -163,6 +163,14 @@ def test_labels_outside_classes_are_named(maker, labels, needle):
     assert needle in str(info.value)
 
 
+@pytest.mark.parametrize("labels", [[0, 3], [-1, 1]])
+def test_smooth_labels_outside_classes_are_named(labels):
+    from recipes.noise_robustness import smooth_labels
+
+    with pytest.raises(ValueError, match=r"y has label -?\d outside \[0, num_classes=3\)"):
+        smooth_labels(np.array(labels), 0.1, num_classes=3)
+
+
 @pytest.mark.parametrize("bad", [NAN, math.inf])
 @pytest.mark.parametrize("maker", ["make_train_dataset", "make_eval_dataset"])
 def test_nan_images_are_named(maker, bad):
@@ -207,5 +215,6 @@ if __name__ == "__main__":  # print the table of bad inputs and what each got
 
 def teardown_module(module):
     if OUTCOMES and __import__("os").environ.get("RECIPES_PRINT_BAD_INPUTS"):
+        print()
         for label, param, value, got in OUTCOMES:
             print(f"| {label} | {param}={value!r} | {got[:110]} |")
