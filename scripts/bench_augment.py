@@ -12,8 +12,8 @@ result rows, registered in ``SECTIONS``):
   batch (batch, then one ``tf.numpy_function`` per batch) and the vectorized route
   (:mod:`augment.image_ops` layers on whole batches inside the ``tf.data`` graph). Every route
   uses ``map(num_parallel_calls=AUTOTUNE)`` and ``prefetch``; one untimed pass first (tracing,
-  thread pools), then the best of ``--repeats`` timed passes. Goal: vectorized >= 2.5x
-  albumentations per batch.
+  thread pools), then the best of ``--repeats`` timed passes, the routes interleaved round by round
+  (the machine may be shared). Goal: vectorized >= 2.5x albumentations per batch.
 
 Prints a table (section, route, items/s, ratio to the section's reference) and writes
 ``bench_augment.csv`` to ``--output-dir``.
@@ -29,17 +29,24 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
-def _time_dataset(make_dataset, repeats):
-    """Best wall-clock seconds of one full pass over ``make_dataset()`` (after one warm-up pass)."""
-    ds = make_dataset()
-    for _ in ds:
-        pass
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
+def time_routes(routes, repeats):
+    """Best wall-clock seconds of one full pass over each route's dataset.
+
+    ``routes`` maps a name to a function returning an iterable (a ``tf.data.Dataset``, a generator…). Each dataset is built and iterated once
+    untimed (tracing, thread pools), then the routes are timed in interleaved rounds (A, B, C, A, B, C, …)
+    so that a change in machine load over the run affects every route alike.
+    """
+    datasets = {name: make() for name, make in routes.items()}
+    for ds in datasets.values():
         for _ in ds:
             pass
-        best = min(best, time.perf_counter() - start)
+    best = {name: float("inf") for name in routes}
+    for _ in range(repeats):
+        for name, ds in datasets.items():
+            start = time.perf_counter()
+            for _ in ds:
+                pass
+            best[name] = min(best[name], time.perf_counter() - start)
     return best
 
 
@@ -51,7 +58,7 @@ def _cifar_images(args):
     from recipes.cifar10 import load_cifar10
 
     data_dir = None if args.data_dir is None else pathlib.Path(args.data_dir) / "cifar10"
-    (x_train, y_train), _ = load_cifar10(data_dir=data_dir)
+    (x_train, y_train), _ = load_cifar10(data_dir=data_dir, cache_dir=args.cache_dir)
     return x_train[: args.num_images], y_train[: args.num_images]
 
 
@@ -67,9 +74,7 @@ def bench_image(args):
     b = args.batch_size
     autotune = tf.data.AUTOTUNE
     compose = ap.build_compose("cutout", cutout_size=8, seed=args.seed)
-    vectorized = image_ops.Sequential(
-        [image_ops.PadCrop(padding=4), image_ops.RandomFlip(), image_ops.Cutout(size=8)], seed=args.seed
-    )
+    vectorized = image_ops.Sequential([image_ops.PadCrop(padding=4), image_ops.RandomFlip(), image_ops.Cutout(size=8)])
 
     def source():
         return tf.data.Dataset.from_tensor_slices((x, y))
@@ -83,19 +88,21 @@ def bench_image(args):
         return ds.prefetch(autotune)
 
     def vectorized_route():
-        ds = source().batch(b).map(
-            lambda images, labels: (vectorized(tf.cast(images, tf.float32)), labels), num_parallel_calls=autotune
-        )
-        return ds.prefetch(autotune)
+        # stateless per-batch seeds (seed, batch index): deterministic and resumable, no seed variable
+        def augment(step, batch):
+            images, labels = batch
+            seed = tf.stack([tf.constant(args.seed, tf.int64), step])
+            return vectorized(tf.cast(images, tf.float32), seed=seed), labels
 
-    routes = [
-        ("albumentations per image (tf.numpy_function)", per_image),
-        ("albumentations per batch (tf.numpy_function)", per_batch),
-        ("vectorized image_ops in tf.data", vectorized_route),
-    ]
+        return source().batch(b).enumerate().map(augment, num_parallel_calls=autotune).prefetch(autotune)
+
+    routes = {
+        "albumentations per image (tf.numpy_function)": per_image,
+        "albumentations per batch (tf.numpy_function)": per_batch,
+        "vectorized image_ops in tf.data": vectorized_route,
+    }
     rows = []
-    for name, make in routes:
-        seconds = _time_dataset(make, args.repeats)
+    for name, seconds in time_routes(routes, args.repeats).items():
         rows.append({"section": "image", "route": name, "items": n, "seconds": seconds, "items_per_s": n / seconds})
         print(f"  image | {name}: {n / seconds:,.0f} img/s", flush=True)
     reference = rows[1]["items_per_s"]
@@ -114,9 +121,10 @@ def parse_args(argv=None):
     parser.add_argument(
         "--data-dir", default=os.environ.get("RECIPES_DATA"), help="shared data folder (default: $RECIPES_DATA)"
     )
+    parser.add_argument("--cache-dir", default=None, help="decoded-data cache (default: the loader's)")
     parser.add_argument("--num-images", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="out/bench_augment")
     args = parser.parse_args(argv)
@@ -144,10 +152,11 @@ def main(argv=None):
         writer.writeheader()
         writer.writerows(rows)
     print()
-    print(f"| section | route | items/s | ratio (to {rows[0].get('reference', '-')} etc.) |")
-    print("|---|---|---:|---:|")
+    print("| section | route | items/s | ratio | reference |")
+    print("|---|---|---:|---:|---|")
     for row in rows:
-        print(f"| {row['section']} | {row['route']} | {row['items_per_s']:,.0f} | {row.get('ratio', float('nan')):.2f}x |")
+        ratio = row.get("ratio", float("nan"))
+        print(f"| {row['section']} | {row['route']} | {row['items_per_s']:,.0f} | {ratio:.2f}x | {row.get('reference', '-')} |")
     print(f"wrote {out / 'bench_augment.csv'}")
     return rows
 

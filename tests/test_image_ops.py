@@ -52,14 +52,17 @@ def test_flip_flips_exactly_and_per_image(ramp):
     np.testing.assert_array_equal(_np(io.RandomFlip(p=0.0)(ramp)), ramp)
 
 
-@pytest.mark.parametrize("fill_mode,np_mode", [("constant", "constant"), ("reflect", "symmetric")])
-def test_pad_crop_equals_numpy_pad_then_slice(ramp, fill_mode, np_mode):
-    layer = io.PadCrop(padding=3, fill_mode=fill_mode)
+@pytest.mark.parametrize(
+    "fill_mode,np_mode,fill", [("constant", "constant", 0.0), ("constant", "constant", 5.0), ("reflect", "symmetric", 0.0)]
+)
+def test_pad_crop_equals_numpy_pad_then_slice(ramp, fill_mode, np_mode, fill):
+    layer = io.PadCrop(padding=3, fill_mode=fill_mode, fill_value=fill)
     params = _params(layer, ramp, seed=1)
     oy, ox = params["offset_y"], params["offset_x"]
     assert oy.min() >= 0 and oy.max() <= 6 and ox.min() >= 0 and ox.max() <= 6
     out = _apply(layer, ramp, params)
-    padded = np.pad(ramp, ((0, 0), (3, 3), (3, 3), (0, 0)), mode=np_mode)
+    kw = {"constant_values": fill} if np_mode == "constant" else {}
+    padded = np.pad(ramp, ((0, 0), (3, 3), (3, 3), (0, 0)), mode=np_mode, **kw)
     for i in range(len(ramp)):
         np.testing.assert_array_equal(out[i], padded[i, oy[i] : oy[i] + 8, ox[i] : ox[i] + 8])
 
