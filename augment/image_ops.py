@@ -322,7 +322,8 @@ class RandomAffine(ImageAugmentation):
     ``θ_i ~ U(rotation)``, ``φ_i ~ U(shear)`` (degrees), ``s_i ~ U(scale)``,
     ``t_i ~ U(translation) · (W, H)``; ``x̃_i(u) = x_i(A_i⁻¹ (u - c - t_i) + c)`` with
     ``A_i = s_i R(θ_i) Shear(φ_i)`` (see :func:`affine_rows`), bilinear interpolation.
-    Set a factor to 0 (or (1, 1) for ``scale``) to switch that transform off.
+    Set a factor to 0 (or (1, 1) for ``scale``) to switch that transform off. Image rows run
+    downwards, so a positive angle turns the picture clockwise on screen.
 
     Args:
         rotation: degrees, ``a`` for ``(-a, a)`` or a pair; |a| <= 180.
