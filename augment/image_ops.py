@@ -213,10 +213,13 @@ class RandomFlip(ImageAugmentation):
 
     def apply(self, images, params):
         B = self.backend
+        # x (1 - f) + flip(x) f with f in {0, 1}: exact, and faster on CPU than a broadcast select
         if self.mode in ("horizontal", "horizontal_and_vertical"):
-            images = B.numpy.where(_per_image(params["flip_h"], B), B.numpy.flip(images, axis=2), images)
+            f = _per_image(B.cast(params["flip_h"], images.dtype), B)
+            images = images * (1.0 - f) + B.numpy.flip(images, axis=2) * f
         if self.mode in ("vertical", "horizontal_and_vertical"):
-            images = B.numpy.where(_per_image(params["flip_v"], B), B.numpy.flip(images, axis=1), images)
+            f = _per_image(B.cast(params["flip_v"], images.dtype), B)
+            images = images * (1.0 - f) + B.numpy.flip(images, axis=1) * f
         return images
 
     def get_config(self):
@@ -550,8 +553,12 @@ class Cutout(ImageAugmentation):
 
     def apply(self, images, params):
         B = self.backend
-        m = self.mask(B.shape(images), params)
-        return B.numpy.where(m, B.cast(self.fill_value, images.dtype), images)
+        erased = B.cast(self.mask(B.shape(images), params), images.dtype)
+        # x (1 - m) + v m with m in {0, 1}: exact, and faster on CPU than a broadcast select
+        out = images * (1.0 - erased)
+        if self.fill_value != 0.0:
+            out = out + self.fill_value * erased
+        return out
 
     def get_config(self):
         return {
