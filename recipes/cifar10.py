@@ -201,8 +201,18 @@ def split_train_val(x, y, val_size=5000, seed=0):
     return (x[~val_mask], y[~val_mask]), (x[val_mask], y[val_mask])
 
 
-def channel_mean_std(x):
-    """Per-channel mean μ_c = mean over (n, h, w) of x, and standard deviation σ_c, in x's scale."""
-    x = np.asarray(x, dtype=np.float64)
-    axes = tuple(range(x.ndim - 1))
-    return x.mean(axis=axes), x.std(axis=axes)
+def channel_mean_std(x, chunk=4096):
+    """Per-channel mean μ_c = mean over (n, h, w) of x, and standard deviation σ_c (population, ddof 0), in x's
+    scale; accumulated in float64 over chunks of images, without a float copy of the whole set."""
+    x = np.asarray(x)
+    channels = x.shape[-1]
+    total = np.zeros(channels)
+    total_sq = np.zeros(channels)
+    count = 0
+    for start in range(0, len(x), chunk):
+        block = x[start:start + chunk].reshape(-1, channels).astype(np.float64)
+        total += block.sum(axis=0)
+        total_sq += np.square(block).sum(axis=0)
+        count += len(block)
+    mean = total / count
+    return mean, np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))

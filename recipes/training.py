@@ -8,7 +8,7 @@ the full test set.
 ``TrainConfig`` holds every choice; ``validate_config`` checks it (raising ``ValueError`` naming the flag)
 before any data is read or any file written; ``run_training`` does the work and is resumable: rerun with the
 same ``output_dir`` after an interruption and it continues from the last completed epoch
-(``keras.callbacks.BackupAndRestore``), seeing exactly the batches the uninterrupted run would have seen.
+(``callbacks.backup_and_restore.AtomicBackupAndRestore``), seeing exactly the batches the uninterrupted run would have seen.
 """
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ import time
 import keras
 import numpy as np
 
+from callbacks.backup_and_restore import AtomicBackupAndRestore
 from recipes import cifar10
+from recipes.distribute import STRATEGIES, distribute_options, is_chief, make_strategy, parse_tf_config
 from recipes.resnet import MODEL_NAMES, NORMS, build_resnet
 from recipes.schedules import LinearDecay
 
@@ -66,6 +68,17 @@ class TrainConfig:
     output_dir: str = "runs/cifar10"
     tensorboard: bool = True
     verbose: str | int = "auto"
+    strategy: str = "default"
+    logical_cpus: int | None = None
+    collective_timeout: float = 300.0
+
+
+class UsageError(ValueError):
+    """A bad flag, a bad data folder or unusable data, found before training started (nothing was written)."""
+
+
+class WorkerFailure(RuntimeError):
+    """A multi-worker job lost a worker (collective operations aborted or timed out)."""
 
 
 def _check(condition, message):
@@ -103,6 +116,12 @@ def validate_config(cfg: TrainConfig):
     _check(cfg.train_limit is None or (is_int(cfg.train_limit) and cfg.train_limit >= 1),
            f"--train-limit must be an integer >= 1; got {cfg.train_limit!r}")
     _check(is_int(cfg.val_size) and cfg.val_size >= 0, f"--val-size must be an integer >= 0; got {cfg.val_size!r}")
+    _check(cfg.strategy in STRATEGIES, f"--strategy must be one of {', '.join(STRATEGIES)}; got {cfg.strategy!r}")
+    if cfg.strategy == "multiworker":
+        parse_tf_config()
+    _check(cfg.logical_cpus is None or (is_int(cfg.logical_cpus) and cfg.logical_cpus >= 1),
+           f"--logical-cpus must be an integer >= 1; got {cfg.logical_cpus!r}")
+    _check(cfg.collective_timeout > 0, f"--collective-timeout must be > 0; got {cfg.collective_timeout!r}")
     _check(bool(cfg.output_dir), "--output-dir must be a non-empty path")
     out = pathlib.Path(cfg.output_dir)
     _check(not out.exists() or out.is_dir(), f"--output-dir {cfg.output_dir} exists and is not a folder")
@@ -202,10 +221,31 @@ def _read_history(csv_path: pathlib.Path):
     return history
 
 
+def _build_for_multiworker(model, strategy, local_batches):
+    """Build the model's optimizer and metric variables from a local batch, before ``fit``.
+
+    Keras 3.15's TensorFlow trainer builds them in ``fit`` from the first distributed batch reduced with
+    ``strategy.reduce``, which ``MultiWorkerMirroredStrategy`` cannot do eagerly ("Attempt to convert a value
+    (PerReplica...)"); every worker builds the same variables from its own copy of the first examples instead.
+    """
+    with strategy.scope():
+        model._symbolic_build(data_batch=next(iter(local_batches)))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
 def run_training(cfg: TrainConfig, extra_callbacks=()):
     """Train as configured; write ``model.keras``, ``history.csv``/``history.json``, ``metrics.json`` and
     TensorBoard logs to ``output_dir``; return the metrics dict (``test_accuracy``, ``test_loss``, …)."""
-    validate_config(cfg)
+    try:
+        validate_config(cfg)
+        strategy = make_strategy(cfg.strategy, cfg.logical_cpus, cfg.collective_timeout)
+        data = prepare_data(cfg)
+        replicas = strategy.num_replicas_in_sync
+        _check(cfg.batch_size % replicas == 0,
+               f"--batch-size (the global batch) must be divisible by the {replicas} replicas; got {cfg.batch_size}")
+    except (ValueError, FileNotFoundError, cifar10.DataUnavailableError) as err:
+        raise UsageError(str(err)) from err
+    (x_sub, y_sub), (x_val, y_val), (x_test, y_test) = data
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -213,41 +253,46 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
         tf.config.experimental.enable_op_determinism()
     from augment.image_pipeline import make_eval_dataset, make_train_dataset
 
-    (x_sub, y_sub), (x_val, y_val), (x_test, y_test) = prepare_data(cfg)
     mean, std = cifar10.channel_mean_std(x_sub)
 
+    chief = is_chief()
     out = pathlib.Path(cfg.output_dir)
-    backup_dir = out / "backup"
+    backup_dir = out / "backup"  # every worker restores from the chief's backup; only the chief writes
     start_epoch = _completed_epochs(backup_dir)
     if start_epoch >= cfg.epochs:
         start_epoch = 0  # a stale backup from a longer run: start afresh
     train_ds, steps = make_train_dataset(x_sub, y_sub, cfg.batch_size, augment=cfg.augment, seed=cfg.seed,
                                          start_epoch=start_epoch, epochs=cfg.epochs)
     val_ds = make_eval_dataset(x_val, y_val) if len(x_val) else None
+    test_ds = make_eval_dataset(x_test, y_test)
+    if cfg.strategy == "multiworker":
+        train_ds, test_ds = train_ds.with_options(distribute_options()), test_ds.with_options(distribute_options())
+        val_ds = val_ds.with_options(distribute_options()) if val_ds is not None else None
 
     if cfg.mixed_precision != "off":
         keras.mixed_precision.set_global_policy(f"mixed_{cfg.mixed_precision}")
     try:
-        model = build_model(cfg, mean, std)
-        model.compile(
-            optimizer=make_optimizer(cfg, cfg.epochs * steps),
-            loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
-            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-            jit_compile=cfg.jit,
-        )
+        with strategy.scope():
+            model = build_model(cfg, mean, std)
+            model.compile(
+                optimizer=make_optimizer(cfg, cfg.epochs * steps),
+                loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+                jit_compile=cfg.jit,
+            )
+        if cfg.strategy == "multiworker":
+            _build_for_multiworker(model, strategy, make_eval_dataset(x_sub[:2], y_sub[:2]))
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    callbacks = [AtomicBackupAndRestore(str(backup_dir), write=chief), *extra_callbacks]
     csv_path = out / "history.csv"
-    _trim_history(csv_path, start_epoch)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
-        keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0),
-        *extra_callbacks,
-    ]
-    if cfg.tensorboard:
+    if chief:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+        _trim_history(csv_path, start_epoch)
+        callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0))
+    if cfg.tensorboard and chief:
         try:
             import tensorflow  # noqa: F401  (the TensorBoard callback writes with tf.summary)
 
@@ -257,14 +302,21 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
     if start_epoch:
         print(f"Resuming from {backup_dir}: {start_epoch} of {cfg.epochs} epochs done", flush=True)
     started = time.time()
-    model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
-              callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
+    try:
+        model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
+                  callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
+    except Exception as err:
+        if cfg.strategy != "multiworker" or type(err).__module__.split(".")[0] != "tensorflow":
+            raise
+        done = _completed_epochs(backup_dir)
+        raise WorkerFailure(
+            f"a worker of the multi-worker job failed or became unreachable ({type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0]}). The last committed checkpoint is epoch {done} of "
+            f"{cfg.epochs} in {backup_dir}; rerun every worker with the same --output-dir to resume from it."
+        ) from err
     train_seconds = time.time() - started
 
-    test_loss, test_accuracy = model.evaluate(make_eval_dataset(x_test, y_test), verbose=0)[:2]
-    model.save(out / "model.keras")
-    history = _read_history(csv_path)
-    (out / "history.json").write_text(json.dumps(history, indent=1))
+    test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)[:2]
     metrics = {
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
@@ -274,5 +326,8 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
         "train_seconds_this_run": round(train_seconds, 2),
         "images_per_second": round((cfg.epochs - start_epoch) * steps * cfg.batch_size / max(train_seconds, 1e-9), 1),
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    if chief:
+        model.save(out / "model.keras")
+        (out / "history.json").write_text(json.dumps(_read_history(csv_path), indent=1))
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

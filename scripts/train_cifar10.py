@@ -17,11 +17,11 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a source checkout too
 
+from recipes.distribute import STRATEGIES  # noqa: E402,F401
 from recipes.training import (  # noqa: E402
-    OPTIMIZERS, PRECISIONS, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig, run_training, validate_config,
+    OPTIMIZERS, PRECISIONS, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig, UsageError, WorkerFailure, run_training, validate_config,
 )
 from recipes.resnet import MODEL_NAMES, NORMS  # noqa: E402
-from recipes.cifar10 import DataUnavailableError  # noqa: E402
 
 
 def build_parser():
@@ -56,6 +56,13 @@ def build_parser():
     p.add_argument("--train-limit", type=int, default=d.train_limit, help="use the first N training images")
     p.add_argument("--val-size", type=int, default=d.val_size, help="hold out this many training images for validation")
     p.add_argument("--output-dir", default=d.output_dir)
+    p.add_argument("--strategy", default=d.strategy,
+                   help="default (one device), mirrored (all local GPUs), multiworker (TF_CONFIG); "
+                        "--batch-size is the global batch in every case")
+    p.add_argument("--logical-cpus", type=int, default=d.logical_cpus,
+                   help="split the CPU into this many logical devices (to try --strategy mirrored without GPUs)")
+    p.add_argument("--collective-timeout", type=float, default=d.collective_timeout,
+                   help="seconds before a multi-worker collective gives up (a dead worker then fails the job)")
     p.add_argument("--no-tensorboard", dest="tensorboard", action="store_false")
     p.add_argument("--verbose", default=d.verbose, help="Keras verbosity: auto, 0, 1 (progress bar), 2 (a line per epoch)")
     return p
@@ -72,8 +79,11 @@ def main(argv=None):
         build_parser().error(str(err))
     try:
         metrics = run_training(cfg)
-    except (ValueError, FileNotFoundError, DataUnavailableError) as err:
+    except UsageError as err:
         build_parser().exit(2, f"error: {err}\n")
+    except WorkerFailure as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 3
     print(f"test_accuracy={metrics['test_accuracy']:.4f}", flush=True)
     return 0
 
