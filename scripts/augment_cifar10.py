@@ -66,7 +66,11 @@ def _done(cfg):
     out = pathlib.Path(cfg.output_dir)
     if not (out / "metrics.json").exists() or not (out / "config.json").exists():
         return None
-    if json.loads((out / "config.json").read_text()) != json.loads(json.dumps(dataclasses.asdict(cfg))):
+    saved = json.loads((out / "config.json").read_text())
+    wanted = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    defaults = json.loads(json.dumps(dataclasses.asdict(TrainConfig())))
+    # same settings; a field the saved run predates counts as equal if it is at its default
+    if any(saved.get(k, defaults[k]) != v for k, v in wanted.items()):
         return None
     return json.loads((out / "metrics.json").read_text())
 
