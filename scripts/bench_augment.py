@@ -1,6 +1,6 @@
 """Throughput of the augmentation pipelines on real data, one section per modality.
 
-    PYTHONPATH=. python scripts/bench_augment.py --data-dir $RECIPES_DATA --sections image \
+    PYTHONPATH=. python scripts/bench_augment.py --data-dir $RECIPES_DATA --sections image,text,speech \
         --output-dir out/bench_augment
 
 Sections (``--sections``, comma separated; each is one function ``bench_<name>(args)`` returning
@@ -14,6 +14,10 @@ result rows, registered in ``SECTIONS``):
   uses ``map(num_parallel_calls=AUTOTUNE)`` and ``prefetch``; one untimed pass first (tracing,
   thread pools), then the best of ``--repeats`` timed passes, the routes interleaved round by round
   (the machine may be shared). Goal: vectorized >= 2.5x albumentations per batch.
+* text: EDA against nlpaug's equivalent augmenters on ``--num-sentences`` SST-2 sentences (goal >= 5x);
+* speech: the speech ops against audiomentations on ``--num-clips`` FSDD clips, and the wav -> log-mel
+  ``tf.data`` pipeline. Both live in ``scripts/bench_augment_text_speech.py`` (``section_text`` /
+  ``section_speech``).
 
 Prints a table (section, route, items/s, ratio to the section's reference) and writes
 ``bench_augment.csv`` to ``--output-dir``.
@@ -112,18 +116,44 @@ def bench_image(args):
     return rows
 
 
-SECTIONS = {"image": bench_image}
+# ------------------------------------------------------------------------------------------------
+# text and speech: implemented in scripts/bench_augment_text_speech.py (section_text / section_speech)
+
+
+def _text_speech_module():
+    import importlib.util
+
+    path = pathlib.Path(__file__).with_name("bench_augment_text_speech.py")
+    spec = importlib.util.spec_from_file_location("bench_augment_text_speech", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def bench_text(args):
+    """EDA vs nlpaug's equivalent augmenters, sentences/s on ``--num-sentences`` SST-2 sentences."""
+    return _text_speech_module().section_text(args)
+
+
+def bench_speech(args):
+    """Speech ops vs audiomentations, clips/s on ``--num-clips`` FSDD clips; the wav -> log-mel pipeline."""
+    return _text_speech_module().section_speech(args)
+
+
+SECTIONS = {"image": bench_image, "text": bench_text, "speech": bench_speech}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sections", default="image", help=f"comma-separated subset of {sorted(SECTIONS)}")
+    parser.add_argument("--sections", default="image,text,speech", help=f"comma-separated subset of {sorted(SECTIONS)}")
     parser.add_argument(
         "--data-dir", default=os.environ.get("RECIPES_DATA"), help="shared data folder (default: $RECIPES_DATA)"
     )
     parser.add_argument("--cache-dir", default=None, help="decoded-data cache (default: the loader's)")
-    parser.add_argument("--num-images", type=int, default=10_000)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--num-images", type=int, default=10_000, help="image section: CIFAR-10 images")
+    parser.add_argument("--batch-size", type=int, default=128, help="image section: batch size")
+    parser.add_argument("--num-sentences", type=int, default=2000, help="text section: SST-2 sentences")
+    parser.add_argument("--num-clips", type=int, default=500, help="speech section: FSDD clips")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output-dir", default="out/bench_augment")
@@ -132,8 +162,8 @@ def parse_args(argv=None):
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         parser.error(f"--sections: unknown {unknown}; choose from {sorted(SECTIONS)}")
-    if args.num_images < 1 or args.batch_size < 1 or args.repeats < 1:
-        parser.error("--num-images, --batch-size and --repeats must be >= 1")
+    if min(args.num_images, args.batch_size, args.repeats, args.num_sentences, args.num_clips) < 1:
+        parser.error("--num-images, --batch-size, --repeats, --num-sentences and --num-clips must be >= 1")
     args.sections = sections
     return args
 
@@ -156,7 +186,8 @@ def main(argv=None):
     print("|---|---|---:|---:|---|")
     for row in rows:
         ratio = row.get("ratio", float("nan"))
-        print(f"| {row['section']} | {row['route']} | {row['items_per_s']:,.0f} | {ratio:.2f}x | {row.get('reference', '-')} |")
+        ratio = "-" if ratio != ratio else f"{ratio:.2f}x"
+        print(f"| {row['section']} | {row['route']} | {row['items_per_s']:,.0f} | {ratio} | {row.get('reference', '-')} |")
     print(f"wrote {out / 'bench_augment.csv'}")
     return rows
 

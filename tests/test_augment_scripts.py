@@ -24,7 +24,7 @@ def tiny_root(tmp_path):
 def test_bench_augment_image_section(repo_root, tiny_root, capsys):
     bench = _load(repo_root, "bench_augment")
     out = tiny_root / "bench"
-    rows = bench.main(["--data-dir", str(tiny_root / "data"), "--cache-dir", str(tiny_root / "cache"),
+    rows = bench.main(["--sections", "image", "--data-dir", str(tiny_root / "data"), "--cache-dir", str(tiny_root / "cache"),
                        "--num-images", "64", "--batch-size", "16", "--repeats", "1", "--output-dir", str(out)])
     assert [r["route"].split(" (")[0] for r in rows] == [
         "albumentations per image", "albumentations per batch", "vectorized image_ops in tf.data"]
