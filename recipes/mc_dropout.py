@@ -138,12 +138,25 @@ class MCDropoutPredictor:
         self.mc_model = mc_dropout_model(model, layer_types)
 
     def sample(self, x, batch_size=256):
-        """The T stochastic outputs ``ŷ_t(x)``, an array ``(T, N, D)``."""
-        outs = []
-        for _ in range(self.num_samples):
-            y = np.asarray(self.mc_model.predict(x, batch_size=batch_size, verbose=0))
-            outs.append(self.output_fn(y) if self.output_fn is not None else y)
-        return np.stack(outs)
+        """The T stochastic outputs ``ŷ_t(x)``, an array ``(T, N, D)``.
+
+        Efficiently: each chunk of ≤ ``batch_size`` examples is repeated T times and run through
+        one ``predict`` with that chunk size as the batch size, so every predict batch is exactly
+        one pass t — new masks per batch (per-batch DropConnect masks included), independent
+        per-example masks inside it.
+        """
+        x = np.asarray(x)
+        n = len(x)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        chunks = []
+        for start in range(0, n, batch_size):
+            xc = x[start:start + batch_size]
+            tiled = np.concatenate([xc] * self.num_samples, axis=0)
+            y = np.asarray(self.mc_model.predict(tiled, batch_size=len(xc), verbose=0))
+            chunks.append(y.reshape((self.num_samples, len(xc)) + y.shape[1:]))
+        out = np.concatenate(chunks, axis=1)
+        return self.output_fn(out) if self.output_fn is not None else out
 
     def predict(self, x, batch_size=256, full_covariance=False):
         """``(E[y], Var(y))`` for inputs ``x`` (diagonal variance unless ``full_covariance``)."""
