@@ -104,6 +104,7 @@ class Bagging:
         self.train_mode = train_mode
         self.seed = int(seed)
         self.members = []
+        self._predictor = None
         self.counts = None
         self.history = None
 
@@ -115,6 +116,7 @@ class Bagging:
         keras.utils.set_random_seed(self.seed)
         self.counts = bootstrap_counts(n, self.num_members, self.seed)
         self.members = [self.build_fn(k) for k in range(self.num_members)]
+        self._predictor = None
         if self.train_mode == "sequential":
             rng = np.random.default_rng(self.seed + 1)
             self.history = []
@@ -125,8 +127,7 @@ class Bagging:
                 )
             return self
         optimizer, loss = _clone_compile_args(self.members[0])
-        inp = keras.Input(x.shape[1:])
-        stacked = keras.Model(inp, _Stack()([m(inp) for m in self.members]))
+        stacked = self._stacked_model(x.shape[1:])
         stacked.compile(optimizer=optimizer, loss=loss)
         if self.output == "regression" and y.ndim == 1:
             y = y[:, None]
@@ -139,11 +140,20 @@ class Bagging:
         )
         return self
 
+    def _stacked_model(self, input_shape):
+        """One Keras model running the K members side by side: outputs ``(batch, K, …)``."""
+        inp = keras.Input(tuple(input_shape))
+        return keras.Model(inp, _Stack()([m(inp) for m in self.members]))
+
     def member_predictions(self, x, batch_size=256):
-        """Raw member outputs ``(K, N, D)``."""
+        """Raw member outputs ``(K, N, D)`` (one ``predict`` of the stacked members)."""
         if not self.members:
             raise ValueError("call fit first")
-        return np.stack([predict_numpy(m, x, batch_size) for m in self.members])
+        x = np.asarray(x)
+        if self._predictor is None:
+            self._predictor = self._stacked_model(x.shape[1:])
+        out = predict_numpy(self._predictor, x, batch_size)
+        return np.moveaxis(out, 1, 0)
 
     def predict(self, x, batch_size=256):
         """Ensemble prediction ``(N, D)``: class scores (probabilities / vote shares) or regression."""
