@@ -1,0 +1,29 @@
+"""Helpers shared by tests (not fixtures)."""
+import pathlib
+
+import numpy as np
+
+
+def write_image_folder(root, n_train=8, n_test=2, classes=("cat", "dog", "ship"), size=32, seed=0):
+    """Write root/{train,test}/<class>/*.png with random images whose mean brightness encodes the class.
+
+    Returns {split: (images uint8 (N, size, size, 3), labels)} in the sorted-file order of each class.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    root = pathlib.Path(root)
+    out = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        images, labels = [], []
+        for label, name in enumerate(sorted(classes)):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                base = 40 + 70 * label
+                img = np.clip(rng.integers(-30, 30, (size, size, 3)) + base, 0, 255).astype(np.uint8)
+                Image.fromarray(img).save(folder / f"{name}_{i:04d}.png")
+                images.append(img)
+                labels.append(label)
+        out[split] = (np.stack(images), np.array(labels))
+    return out
