@@ -48,7 +48,7 @@ def parse_args(argv=None):
     ap.add_argument("--val-size", type=int, default=2000)
     ap.add_argument("--test-limit", type=int, default=10000)
     ap.add_argument("--hidden", type=int, default=256, help="width h of the two hidden layers")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--mc-samples", type=int, default=30, help="T, stochastic passes of MC dropout")
