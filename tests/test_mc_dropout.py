@@ -113,3 +113,13 @@ def test_classification_uncertainty_helpers():
     assert mutual_information(probs)[0] == pytest.approx(np.log(2), rel=1e-2)
     same = softmax(np.array([[[10.0, 0.0]], [[10.0, 0.0]]]))
     assert mutual_information(same)[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_fit_tau_recovers_the_noise_precision():
+    """With dropout off the MC spread is 0, so the held-out likelihood is maximized at τ⁻¹ = residual variance."""
+    model = _linear_bn_dropout_model(0.0)
+    x = RNG.normal(size=(4000, 4)).astype("float32")
+    y = model.predict(x, verbose=0) + RNG.normal(scale=0.5, size=(4000, 2))  # τ = 1/0.25 = 4
+    predictor = MCDropoutPredictor(model, num_samples=2)
+    tau = predictor.fit_tau(x, y, batch_size=1000)
+    assert predictor.tau == tau and tau == pytest.approx(4.0, rel=0.1)  # SE of a variance at n = 8000 ≈ 1.6 %
