@@ -20,7 +20,6 @@ import math
 
 import keras
 import numpy as np
-from keras import ops
 
 from recipes.direct_dropout import DirectDropout
 from recipes.dropconnect import DropConnectConv2D, DropConnectDense
