@@ -32,6 +32,8 @@ COMBINES = ("mean", "geometric", "vote")
 
 def bootstrap_counts(num_examples, num_members, seed=0):
     """Bootstrap multiplicities ``c ~ Multinomial(N, 1/N)`` for each member: int array ``(K, N)``."""
+    num_examples = check_positive_int(num_examples, "num_examples")
+    num_members = check_positive_int(num_members, "num_members")
     rng = np.random.default_rng(seed)
     return rng.multinomial(num_examples, np.full(num_examples, 1.0 / num_examples), size=num_members)
 

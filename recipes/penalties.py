@@ -271,6 +271,8 @@ def decoupled_weight_decay_optimizer(
     first step) if training continues.
     """
     weight_decay = _check_strength(weight_decay, name="weight_decay")
+    if isinstance(learning_rate, numbers.Real) and not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a finite number > 0 (or a schedule), got {learning_rate}")
     if not isinstance(name, str):
         raise TypeError(f"name must be a Keras optimizer name, got {name!r}")
     if isinstance(exclude_names, str):

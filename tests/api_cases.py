@@ -157,7 +157,37 @@ FUNCTIONS: dict[str, Any] = {
                                                        estimator="gnb", every=2, batch_size=4),
     "recipes.bias_variance.draw_training_sets": dict(n=20, protocol="split", trials=2, seed=0),
     "recipes.gradient_clipping.clipping_arguments": dict(clipnorm=1.0, scope="global"),
+    "recipes.noise_robustness.with_input_noise": lambda: dict(model=_small_model(), stddev=0.1),
+    "recipes.penalties.apply_penalty": lambda: dict(model=_small_model(), strength=0.01, kind="elastic_net"),
+    "recipes.penalties.decoupled_weight_decay_optimizer": dict(name="adamw", learning_rate=0.01, weight_decay=1e-4),
+    "recipes.curriculum.CurriculumDataset": lambda: dict(x=np.zeros((8, 3), "float32"), y=np.zeros(8), batch_size=4),
+    # issue 4 (dropout family, ensembles)
+    "recipes.direct_dropout.inverted_dropout": dict(rate=0.3),
+    "recipes.gaussian_dropout.multiplicative_gaussian_dropout": dict(rate=0.3),
+    "recipes.bagging.Bagging": dict(build_fn=lambda *a, **k: _small_model(), num_members=2),
+    "recipes.bagging.bootstrap_counts": dict(num_examples=10, num_members=2),
+    "recipes.boosting.AdaBoostSAMME": dict(build_fn=lambda *a, **k: _small_model(), num_classes=3, num_rounds=2),
+    "recipes.stacking.Stacking": dict(build_fns=[lambda *a, **k: _small_model()] * 2, num_classes=3, num_folds=2),
+    "recipes.stacking.stratified_folds": dict(y=np.arange(12) % 3, num_folds=2),
+    "recipes.mc_dropout.MCDropoutPredictor": lambda: dict(model=_small_model(dropout=0.2), num_samples=4),
+    # issue 5 (normalization), issue 6 (early stopping), issue 7 (augmentation)
+    "callbacks.batch_norm_statistics.PopulationBatchNormStatistics": lambda: dict(
+        data=np.zeros((8, 3), "float32"), batch_size=4, estimator="unbiased"),
+    "recipes.early_stopping_policies.EarlyStoppingPolicies": lambda: dict(
+        build_model=_small_model, subtrain=(np.zeros((8, 3), "float32"), np.zeros(8)),
+        valid=(np.zeros((4, 3), "float32"), np.zeros(4)), eval_every=2, patience=2, batch_size=4),
+    "augment.albumentations_pipeline.build_compose": dict(preset="standard", padding=4),
 }
+
+
+def _small_model(dropout=0.0):
+    import keras
+
+    inp = keras.Input((3,))
+    h = keras.layers.Dense(4, activation="relu")(inp)
+    if dropout:
+        h = keras.layers.Dropout(dropout)(h)
+    return keras.Model(inp, keras.layers.Dense(3)(h))
 
 
 def resolve(dotted):

@@ -17,7 +17,8 @@ has in this project):
   ``epsilon``, ``learning_rate``, ``initial_learning_rate``, ``final_learning_rate``, ``weight_decay``,
   ``clipnorm``, ``tying_strength``, ``magnitude``, ``*_power``) -> -1.0, NaN
 - choices given as strings (``model``, ``norm``, ``augment``, ``estimator``, ``kind``, ``mask``, ``mode``,
-  ``protocol``, ``scope``, ``weights``, ``policy``, ``fill_mode``; ``name`` of ``build_resnet``) -> "no_such_choice"
+  ``protocol``, ``scope``, ``weights``, ``policy``, ``fill_mode``, ``combine``, ``output``, ``train_mode``,
+  ``preset``, ``nan_policy``, ``retrain_length``; ``name`` of ``build_resnet``) -> "no_such_choice"
 
 Data: labels outside [0, num_classes), NaN/inf in float images, a missing data folder (here); a corrupt PNG and a
 non-image file in the data folder are in ``tests/test_cifar10.py``; every flag of ``scripts/train_cifar10.py``
@@ -45,7 +46,8 @@ RULES = [  # (regular expression on the argument name, bad values); first match 
     (r"patience|.*_step|.*_steps|num_.*|padding|val_size|start_epoch|repeats", (-1,)),
     (r"strength|l1|l2|stddev|eta|gamma|alpha|epsilon|weight_decay|clipnorm|tying_strength|magnitude|.*_power",
      _STRENGTH),
-    (r"model|norm|augment|estimator|kind|mask|mode|protocol|scope|weights|policy|fill_mode", _CHOICE),
+    (r"model|norm|augment|estimator|kind|mask|mode|protocol|scope|weights|policy|fill_mode|combine|output"
+     r"|train_mode|preset|nan_policy|retrain_length", _CHOICE),
 ]
 #: Extra bad values for arguments whose name says nothing about their range.
 EXTRA = {"recipes.resnet.build_resnet": {"name": ("resnet19",)}}
