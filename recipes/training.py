@@ -144,7 +144,7 @@ def validate_config(cfg: TrainConfig):
     _check(not out.exists() or out.is_dir(), f"--output-dir {cfg.output_dir} exists and is not a folder")
     _check(cfg.cache_dir is None or not pathlib.Path(cfg.cache_dir).exists() or pathlib.Path(cfg.cache_dir).is_dir(),
            f"--cache-dir {cfg.cache_dir} exists and is not a folder")
-    _check(cfg.verbose in ("auto", 0, 1, 2) and not isinstance(cfg.verbose, bool),
+    _check(cfg.verbose in ("auto", 0, 1, 2, "0", "1", "2") and not isinstance(cfg.verbose, bool),
            f"--verbose must be auto, 0, 1 or 2; got {cfg.verbose!r}")
     if cfg.data_dir is not None:
         _check(pathlib.Path(cfg.data_dir).is_dir(),
