@@ -317,7 +317,8 @@ def build_model(cfg: FastConfig, x_train, seed):
             if cfg.whiten:
                 xs = (x_train[: cfg.whiten_images].astype("float64") - mean) / std
                 kernel = patch_whitening_kernel(xs, 2, cfg.whiten_eps)
-            return build_airbench(tuple(cfg.widths), mean=mean, std=std, whitening_kernel=kernel)
+            return build_airbench(tuple(cfg.widths), input_shape=tuple(x_train.shape[1:]), mean=mean, std=std,
+                                  whitening_kernel=kernel)
         from recipes.resnet import build_resnet
 
         return build_resnet(cfg.model, mean=mean, std=std, seed=seed)
