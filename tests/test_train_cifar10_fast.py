@@ -4,6 +4,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 from recipes.fast_training import FastConfig, run_seed
 
@@ -43,9 +44,16 @@ def test_one_short_run_lowers_the_loss(tmp_path):
                                rtol=1e-5, atol=1e-5)
 
 
-def test_script_rejects_bad_flags_by_name(repo_root, subprocess_env, tmp_path):
-    for flag, word in ((["--flip", "maybe"], "--flip"), (["--batch-size", "0"], "--batch-size"),
-                       (["--tta", "5"], "--tta")):
-        p = subprocess.run([sys.executable, "scripts/train_cifar10_fast.py", "--data-dir", str(tmp_path), *flag],
-                           cwd=repo_root, env=subprocess_env, capture_output=True, text=True, timeout=120)
-        assert p.returncode == 2 and word in p.stderr, p.stderr[-2000:]
+def test_bad_settings_raise_by_flag_name():
+    from recipes.fast_training import validate_config
+    for kwargs, word in (({"flip": "maybe"}, "--flip"), ({"batch_size": 0}, "--batch-size"), ({"tta": 5}, "--tta"),
+                         ({"averaging": "swa"}, "--averaging"), ({"warmup_epochs": 20}, "--warmup-epochs"),
+                         ({"widths": (1, 2)}, "--widths"), ({"mixed_precision": "fp8"}, "--mixed-precision")):
+        with pytest.raises(ValueError, match=word):
+            validate_config(FastConfig(**kwargs))
+
+
+def test_script_rejects_a_bad_flag_by_name(repo_root, subprocess_env, tmp_path):
+    p = subprocess.run([sys.executable, "scripts/train_cifar10_fast.py", "--data-dir", str(tmp_path), "--flip", "maybe"],
+                       cwd=repo_root, env=subprocess_env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "--flip" in p.stderr, p.stderr[-2000:]
