@@ -241,7 +241,9 @@ class FastTrainer:
         self.stateful = keras.backend.backend() != "jax"
 
         def batch(x_all, y_all, perm, params, k):
-            idx = ops.slice(perm, (k * b,), (b,))
+            # a gather, not ops.slice: TensorFlow's XLA bridge treats a slice's start as a compile-time constant
+            # and would recompile for every step index k
+            idx = ops.take(perm, k * b + ops.arange(b, dtype="int32"), axis=0)
             xb = aug.apply(ops.cast(ops.take(x_all, idx, axis=0), "float32"), ops.take(params, idx, axis=0))
             return xb, ops.take(y_all, idx, axis=0)
 
