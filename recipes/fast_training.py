@@ -431,8 +431,9 @@ def load_data(cfg: FastConfig):
     (x_train, y_train), (x_test, y_test) = cifar10.load_cifar10(data_dir, cache_dir=cfg.cache_dir)
     if cfg.train_limit:
         x_train, y_train = x_train[: cfg.train_limit], y_train[: cfg.train_limit]
-    if cfg.test_limit:
-        x_test, y_test = x_test[: cfg.test_limit], y_test[: cfg.test_limit]
+    if cfg.test_limit:  # a fixed random subset: the folder's test images come sorted by class
+        keep = np.sort(np.random.default_rng(0).permutation(len(y_test))[: cfg.test_limit])
+        x_test, y_test = x_test[keep], y_test[keep]
     if cfg.batch_size > len(x_train):
         raise ValueError(f"--batch-size must be <= the number of training images ({len(x_train)}); got {cfg.batch_size}")
     return (x_train, y_train), (x_test, y_test)
