@@ -132,3 +132,55 @@ def make_eval_dataset(x, y, batch_size=1000, num_classes=10):
     labels = _as_one_hot(y, num_classes)
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(x), labels)).batch(batch_size)
     return ds.map(lambda a, b: (tf.cast(a, tf.float32), b)).prefetch(tf.data.AUTOTUNE)
+
+
+# Presets built on the per-image Keras layers of augment.image_ops / augment.mixing / augment.randaugment
+# (vectorized, seeded by the same (seed, step) key). Each layer is built once, outside any tf.data graph.
+_LAYERS = {}
+
+
+def _layer(name, build):
+    if name not in _LAYERS:
+        with tf.init_scope():
+            _LAYERS[name] = build()
+    return _LAYERS[name]
+
+
+@register_augmentation("cutout")
+def cutout_augmentation(images, labels, seed):
+    """standard, then one 16×16 square per image set to 0 (DeVries and Taylor 2017, CIFAR-10)."""
+    from augment.image_ops import Cutout
+
+    s_std, s_cut = tf.unstack(_split_seed(seed, 2))
+    images, labels = standard_augmentation(images, labels, s_std)
+    return _layer("cutout", lambda: Cutout(size=16))(images, seed=s_cut), labels
+
+
+@register_augmentation("randaugment")
+def randaugment_augmentation(images, labels, seed):
+    """standard, then RandAugment (N = 2 operations, M = 9) with the operations drawn per image."""
+    from augment.randaugment import RandAugment
+
+    s_std, s_ra = tf.unstack(_split_seed(seed, 2))
+    images, labels = standard_augmentation(images, labels, s_std)
+    return _layer("randaugment", lambda: RandAugment(num_ops=2, magnitude=9))(images, seed=s_ra), labels
+
+
+@register_augmentation("mixup")
+def mixup_augmentation(images, labels, seed):
+    """standard, then MixUp with λ_i ~ Beta(1, 1) per image (Zhang et al. 2018's CIFAR setting)."""
+    from augment.mixing import MixUp
+
+    s_std, s_mix = tf.unstack(_split_seed(seed, 2))
+    images, labels = standard_augmentation(images, labels, s_std)
+    return _layer("mixup", lambda: MixUp(alpha=1.0))((images, labels), seed=s_mix)
+
+
+@register_augmentation("cutmix")
+def cutmix_augmentation(images, labels, seed):
+    """standard, then CutMix with λ_i ~ Beta(1, 1) per image (Yun et al. 2019)."""
+    from augment.mixing import CutMix
+
+    s_std, s_mix = tf.unstack(_split_seed(seed, 2))
+    images, labels = standard_augmentation(images, labels, s_std)
+    return _layer("cutmix", lambda: CutMix(alpha=1.0))((images, labels), seed=s_mix)

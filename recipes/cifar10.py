@@ -56,8 +56,9 @@ def load_cifar10(data_dir=None, cache_dir=None, tfds_data_dir=None, check_networ
         check_network: before a tensorflow-datasets download, check within 3 s that its source answers, and
             raise ``DataUnavailableError`` naming ``--data-dir`` if not.
 
-    Training images from a folder come in a fixed shuffled order (seed 0), so that the first N of them are a
-    random, nearly class-balanced subset (``--train-limit N``).
+    Images from a folder come in a fixed shuffled order (training set: seed 0, test set: seed 1), as those of
+    tensorflow-datasets do, so that the first N of either are a random, nearly class-balanced subset
+    (``--train-limit N``); class-sorted folder order would make ``x[:N]`` one or two classes.
     """
     if data_dir is not None:
         return load_image_folder(data_dir, cache_dir=cache_dir, expected_shape=IMAGE_SHAPE)
@@ -126,7 +127,8 @@ def load_image_folder(data_dir, cache_dir=None, expected_shape=None, shuffle_see
 
     The cache key is a hash of the folder's absolute path and every file's name, size and modification time,
     so an edited folder is decoded again. A corrupt or non-image file raises ``ValueError`` naming the file.
-    Returns ``((x_train, y_train), (x_test, y_test))``; the training set is permuted with ``shuffle_seed``.
+    Returns ``((x_train, y_train), (x_test, y_test))``; the training set is permuted with ``shuffle_seed``, the
+    test set with ``shuffle_seed + 1``.
     """
     root = pathlib.Path(data_dir).expanduser()
     if not root.is_dir():
@@ -142,7 +144,7 @@ def load_image_folder(data_dir, cache_dir=None, expected_shape=None, shuffle_see
             f"{listing['train'][0]} vs {listing['test'][0]}"
         )
     digest = hashlib.sha256(json.dumps(
-        [str(root), shuffle_seed, list(expected_shape or ()),
+        ["v2", str(root), shuffle_seed, list(expected_shape or ()),
          {s: [(os.path.relpath(f[0], root), f[2], f[3]) for f in listing[s][1]] for s in listing}]
     ).encode()).hexdigest()[:20]
     cache = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -163,9 +165,9 @@ def load_image_folder(data_dir, cache_dir=None, expected_shape=None, shuffle_see
                 raise ValueError(f"images in {root / split} differ in shape: {sorted(shapes)[:3]}")
             x = np.stack(images)
             y = np.array([f[1] for f in files], dtype=np.int64)
-            if split == "train":
-                order = np.random.default_rng(shuffle_seed).permutation(len(y))
-                x, y = x[order], y[order]
+            seed = shuffle_seed if split == "train" else shuffle_seed + 1
+            order = np.random.default_rng(seed).permutation(len(y))
+            x, y = x[order], y[order]
             arrays[split] = (x, y)
     cache.mkdir(parents=True, exist_ok=True)
     values = [arrays["train"][0], arrays["train"][1], arrays["test"][0], arrays["test"][1]]

@@ -34,6 +34,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "linear", "cosine")
 WEIGHT_DECAY_MODES = ("l2", "decoupled")
 PRECISIONS = ("off", "float16", "bfloat16")
+ES_POLICIES = ("none", "retrain", "continue")
 
 
 @dataclasses.dataclass
@@ -71,10 +72,20 @@ class TrainConfig:
     strategy: str = "default"
     logical_cpus: int | None = None
     collective_timeout: float = 300.0
+    early_stopping: bool = False  # the lecture's meta-algorithm (callbacks/early_stopping.py), needs val_size
+    patience: int = 5  # p, in evaluations
+    eval_every: int = 100  # n, steps between evaluations
+    policy: str = "none"  # after early stopping: keep θ* | retrain on all data (#1) | continue on all data (#2)
+    retrain_length: str = "steps"  # policy 1: i* steps, or the same number of epochs
+    max_extra_steps: int | None = None  # policy 2's bound (default max(i*, n))
 
 
 class UsageError(ValueError):
     """A bad flag, a bad data folder or unusable data, found before training started (nothing was written)."""
+
+
+class WorkerFailure(RuntimeError):
+    """A multi-worker job lost a worker (collective operations aborted or timed out)."""
 
 
 def _check(condition, message):
@@ -118,6 +129,16 @@ def validate_config(cfg: TrainConfig):
     _check(cfg.logical_cpus is None or (is_int(cfg.logical_cpus) and cfg.logical_cpus >= 1),
            f"--logical-cpus must be an integer >= 1; got {cfg.logical_cpus!r}")
     _check(cfg.collective_timeout > 0, f"--collective-timeout must be > 0; got {cfg.collective_timeout!r}")
+    _check(is_int(cfg.patience) and cfg.patience >= 1, f"--patience must be an integer >= 1; got {cfg.patience!r}")
+    _check(is_int(cfg.eval_every) and cfg.eval_every >= 1, f"--eval-every must be an integer >= 1; got {cfg.eval_every!r}")
+    _check(cfg.policy in ES_POLICIES, f"--policy must be one of {', '.join(ES_POLICIES)}; got {cfg.policy!r}")
+    _check(cfg.retrain_length in ("steps", "epochs"), f"--retrain-length must be steps or epochs; got {cfg.retrain_length!r}")
+    _check(cfg.max_extra_steps is None or (is_int(cfg.max_extra_steps) and cfg.max_extra_steps >= 1),
+           f"--max-extra-steps must be an integer >= 1; got {cfg.max_extra_steps!r}")
+    _check(not cfg.early_stopping or cfg.val_size > 0, "--early-stopping needs a validation set: --val-size > 0")
+    _check(not cfg.early_stopping or cfg.strategy == "default",
+           f"--early-stopping runs with --strategy default only; got {cfg.strategy!r}")
+    _check(cfg.policy == "none" or cfg.early_stopping, f"--policy {cfg.policy} needs --early-stopping")
     _check(bool(cfg.output_dir), "--output-dir must be a non-empty path")
     out = pathlib.Path(cfg.output_dir)
     _check(not out.exists() or out.is_dir(), f"--output-dir {cfg.output_dir} exists and is not a folder")
@@ -181,6 +202,25 @@ def build_model(cfg: TrainConfig, mean, std):
         regularizer = keras.regularizers.L2(cfg.weight_decay)
     return build_resnet(cfg.model, width=cfg.width, num_classes=10, kernel_regularizer=regularizer,
                         dropout_rate=cfg.dropout, norm=cfg.norm, mean=mean, std=std, seed=cfg.seed)
+
+
+def fit_with_early_stopping(cfg: TrainConfig, new_model, subtrain, valid, callbacks):
+    """``--early-stopping``: the lecture's meta-algorithm on (subtrain, valid), evaluating every ``--eval-every``
+    steps with patience ``--patience``, then ``--policy`` (recipes/early_stopping_policies.py). Returns its
+    ``EarlyStoppingResult`` (``.model`` is the final model)."""
+    from augment.image_pipeline import make_eval_dataset, make_train_dataset
+    from recipes.early_stopping_policies import train_with_early_stopping
+
+    def make_dataset(x, y, seed, epochs):
+        return make_train_dataset(x, y, cfg.batch_size, augment=cfg.augment, seed=seed, epochs=epochs)[0]
+
+    return train_with_early_stopping(
+        new_model, subtrain, valid, policy=cfg.policy, eval_every=cfg.eval_every, patience=cfg.patience,
+        batch_size=cfg.batch_size, max_epochs=cfg.epochs, retrain_length=cfg.retrain_length,
+        max_extra_steps=cfg.max_extra_steps, make_dataset=make_dataset, make_eval_dataset=make_eval_dataset,
+        drop_remainder=True, callbacks=callbacks, fit_kwargs={"verbose": cfg.verbose, "shuffle": False},
+        seed=cfg.seed, verbose=1,
+    )
 
 
 def _completed_epochs(backup_dir: pathlib.Path) -> int:
@@ -254,7 +294,7 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
     chief = is_chief()
     out = pathlib.Path(cfg.output_dir)
     backup_dir = out / "backup"  # every worker restores from the chief's backup; only the chief writes
-    start_epoch = _completed_epochs(backup_dir)
+    start_epoch = 0 if cfg.early_stopping else _completed_epochs(backup_dir)  # early stopping does not resume
     if start_epoch >= cfg.epochs:
         start_epoch = 0  # a stale backup from a longer run: start afresh
     train_ds, steps = make_train_dataset(x_sub, y_sub, cfg.batch_size, augment=cfg.augment, seed=cfg.seed,
@@ -265,29 +305,35 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
         train_ds, test_ds = train_ds.with_options(distribute_options()), test_ds.with_options(distribute_options())
         val_ds = val_ds.with_options(distribute_options()) if val_ds is not None else None
 
-    if cfg.mixed_precision != "off":
-        keras.mixed_precision.set_global_policy(f"mixed_{cfg.mixed_precision}")
-    try:
-        with strategy.scope():
-            model = build_model(cfg, mean, std)
-            model.compile(
-                optimizer=make_optimizer(cfg, cfg.epochs * steps),
-                loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
-                metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-                jit_compile=cfg.jit,
-            )
-        if cfg.strategy == "multiworker":
-            _build_for_multiworker(model, strategy, make_eval_dataset(x_sub[:2], y_sub[:2]))
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    def new_model():
+        """A compiled model with freshly initialized θ (early-stopping policy 1 calls it a second time)."""
+        if cfg.mixed_precision != "off":
+            keras.mixed_precision.set_global_policy(f"mixed_{cfg.mixed_precision}")
+        try:
+            with strategy.scope():
+                model = build_model(cfg, mean, std)
+                model.compile(
+                    optimizer=make_optimizer(cfg, cfg.epochs * steps),
+                    loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+                    metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+                    jit_compile=cfg.jit,
+                )
+            if cfg.strategy == "multiworker":
+                _build_for_multiworker(model, strategy, make_eval_dataset(x_sub[:2], y_sub[:2]))
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        return model
 
-    callbacks = [AtomicBackupAndRestore(str(backup_dir), write=chief), *extra_callbacks]
+    model = None if cfg.early_stopping else new_model()  # early stopping builds its own (twice for policy 1)
+    # An early-stopping run is not resumable: no backup (the callback's θ*, i*, curve are not in it).
+    callbacks = [] if cfg.early_stopping else [AtomicBackupAndRestore(str(backup_dir), write=chief)]
+    callbacks += list(extra_callbacks)
     csv_path = out / "history.csv"
     if chief:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
         _trim_history(csv_path, start_epoch)
-        callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0))
+        callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0 or cfg.early_stopping))
     if cfg.tensorboard and chief:
         try:
             import tensorflow  # noqa: F401  (the TensorBoard callback writes with tf.summary)
@@ -298,8 +344,25 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
     if start_epoch:
         print(f"Resuming from {backup_dir}: {start_epoch} of {cfg.epochs} epochs done", flush=True)
     started = time.time()
-    model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
-              callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
+    es = None
+    try:
+        if cfg.early_stopping:
+            es = fit_with_early_stopping(cfg, new_model, (x_sub, y_sub), (x_val, y_val), callbacks)
+            model = es.model
+            steps_run = es.es_steps + (es.retrain_steps or 0) + (es.extra_steps or 0)
+        else:
+            model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
+                      callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
+            steps_run = (cfg.epochs - start_epoch) * steps
+    except Exception as err:
+        if cfg.strategy != "multiworker" or type(err).__module__.split(".")[0] != "tensorflow":
+            raise
+        done = _completed_epochs(backup_dir)
+        raise WorkerFailure(
+            f"a worker of the multi-worker job failed or became unreachable ({type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0]}). The last committed checkpoint is epoch {done} of "
+            f"{cfg.epochs} in {backup_dir}; rerun every worker with the same --output-dir to resume from it."
+        ) from err
     train_seconds = time.time() - started
 
     test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)[:2]
@@ -307,13 +370,19 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
         "test_accuracy": float(test_accuracy),
         "test_loss": float(test_loss),
         "test_examples": int(len(x_test)),
-        "train_examples": int(len(x_sub)),
+        "train_examples": int(len(x_sub) + (len(x_val) if es is not None and cfg.policy != "none" else 0)),
         "parameters": int(model.count_params()),
         "train_seconds_this_run": round(train_seconds, 2),
-        "images_per_second": round((cfg.epochs - start_epoch) * steps * cfg.batch_size / max(train_seconds, 1e-9), 1),
+        "images_per_second": round(steps_run * cfg.batch_size / max(train_seconds, 1e-9), 1),
     }
+    if es is not None:
+        metrics["early_stopping"] = es.summary()
     if chief:
         model.save(out / "model.keras")
         (out / "history.json").write_text(json.dumps(_read_history(csv_path), indent=1))
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        if es is not None:
+            (out / "early_stopping.json").write_text(json.dumps(
+                {**es.summary(), "curve_steps": es.curve_steps, "curve_values": es.curve_values,
+                 "continue_steps": es.continue_steps, "continue_values": es.continue_values}, indent=1))
     return metrics

@@ -24,9 +24,17 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from recipes.resnet import build_resnet  # noqa: E402
+from recipes.weight_norm import weight_norm_conv_factory  # noqa: E402
+from recipes.weight_standardization import ws_conv_factory  # noqa: E402
 
 VARIANTS = {
     "plain": lambda name, width: build_resnet(name, width=width),
+    # Normalization (issue 5): weight norm instead of BN (Salimans & Kingma), weight norm + BN (the
+    # reparameterization's own cost), GN alone (its cost vs BN), weight standardization + GN (Qiao et al.).
+    "weight_norm": lambda name, width: build_resnet(name, width=width, conv=weight_norm_conv_factory(), norm="none"),
+    "weight_norm_bn": lambda name, width: build_resnet(name, width=width, conv=weight_norm_conv_factory()),
+    "group_norm": lambda name, width: build_resnet(name, width=width, norm="group"),
+    "ws_gn": lambda name, width: build_resnet(name, width=width, conv=ws_conv_factory(), norm="group"),
 }
 
 

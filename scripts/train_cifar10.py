@@ -19,7 +19,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from
 
 from recipes.distribute import STRATEGIES  # noqa: E402,F401
 from recipes.training import (  # noqa: E402
-    OPTIMIZERS, PRECISIONS, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig, UsageError, run_training, validate_config,
+    ES_POLICIES, OPTIMIZERS, PRECISIONS, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig, UsageError, WorkerFailure,
+    run_training, validate_config,
 )
 from recipes.resnet import MODEL_NAMES, NORMS  # noqa: E402
 
@@ -55,6 +56,16 @@ def build_parser():
                    help="allow non-deterministic TensorFlow ops (faster on GPU)")
     p.add_argument("--train-limit", type=int, default=d.train_limit, help="use the first N training images")
     p.add_argument("--val-size", type=int, default=d.val_size, help="hold out this many training images for validation")
+    p.add_argument("--early-stopping", action="store_true",
+                   help="the lecture's early-stopping meta-algorithm on the --val-size split (disables resuming)")
+    p.add_argument("--patience", type=int, default=d.patience, help="p: evaluations without improvement before stopping")
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="n: training steps between two evaluations")
+    p.add_argument("--policy", default=d.policy, choices=ES_POLICIES,
+                   help="after early stopping: none (keep θ*), retrain (#1: fresh θ, all data, i* steps), "
+                        "continue (#2: all data until the validation loss ≤ ε = subtrain loss)")
+    p.add_argument("--retrain-length", default=d.retrain_length, choices=("steps", "epochs"),
+                   help="policy retrain: i* steps or the same number of epochs")
+    p.add_argument("--max-extra-steps", type=int, default=d.max_extra_steps, help="policy continue: bound on the extra steps")
     p.add_argument("--output-dir", default=d.output_dir)
     p.add_argument("--strategy", default=d.strategy,
                    help="default (one device), mirrored (all local GPUs), multiworker (TF_CONFIG); "
@@ -81,6 +92,9 @@ def main(argv=None):
         metrics = run_training(cfg)
     except UsageError as err:
         build_parser().exit(2, f"error: {err}\n")
+    except WorkerFailure as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 3
     print(f"test_accuracy={metrics['test_accuracy']:.4f}", flush=True)
     return 0
 

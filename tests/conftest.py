@@ -40,12 +40,12 @@ def cifar10_dir():
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def repo_root():
     return REPO_ROOT
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def subprocess_env():
     """Environment for running the project's scripts in a subprocess from a source checkout."""
     env = dict(os.environ)

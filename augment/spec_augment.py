@@ -1,0 +1,95 @@
+"""SpecAugment time and frequency masking (Park et al. 2019) as a Keras layer.
+
+On a (log-mel) spectrogram with ``tau`` frames and ``nu`` mel channels:
+
+* frequency masking, ``m_F`` times: ``f ~ U{0, ..., F}``, ``f0 ~ U{0, ..., nu - f}``; channels
+  ``[f0, f0 + f)`` are set to the mask value;
+* time masking, ``m_T`` times: ``t ~ U{0, ..., min(T, floor(p * tau))}``, ``t0 ~ U{0, ..., tau - t}``;
+  frames ``[t0, t0 + t)`` are set to the mask value.
+
+Draws are independent per example. The mask value is the example's mean (``mask_value="mean"``,
+which is 0 on mean-normalized spectrograms as in the paper) or a constant. Written with ``keras.ops``
+and ``keras.random`` so it runs inside a model on any backend (and on the GPU); active only when
+``training=True``. ``augment.speech_pipeline`` has the same masking for ``tf.data``.
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = ["SpecAugment"]
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class SpecAugment(keras.layers.Layer):
+    """SpecAugment masking of inputs shaped ``(batch, time, freq)`` or ``(batch, time, freq, channels)``.
+
+    Args:
+        freq_mask_param: ``F``, largest frequency-mask width (>= 0).
+        num_freq_masks: ``m_F`` (>= 0).
+        time_mask_param: ``T``, largest time-mask width (>= 0).
+        num_time_masks: ``m_T`` (>= 0).
+        time_mask_ratio: ``p`` in (0, 1], time masks are at most ``floor(p * tau)`` frames.
+        mask_value: ``"mean"`` (per example) or a float.
+        seed: seed of the layer's ``keras.random.SeedGenerator``.
+    """
+
+    def __init__(self, freq_mask_param=8, num_freq_masks=2, time_mask_param=10, num_time_masks=2,
+                 time_mask_ratio=1.0, mask_value="mean", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("freq_mask_param", freq_mask_param), ("num_freq_masks", num_freq_masks),
+                            ("time_mask_param", time_mask_param), ("num_time_masks", num_time_masks)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        if not 0.0 < time_mask_ratio <= 1.0:
+            raise ValueError(f"time_mask_ratio must be in (0, 1], got {time_mask_ratio}")
+        if not (mask_value == "mean" or isinstance(mask_value, (int, float))):
+            raise ValueError(f"mask_value must be 'mean' or a number, got {mask_value!r}")
+        self.freq_mask_param, self.num_freq_masks = freq_mask_param, num_freq_masks
+        self.time_mask_param, self.num_time_masks = time_mask_param, num_time_masks
+        self.time_mask_ratio, self.mask_value, self.seed = float(time_mask_ratio), mask_value, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def _band_mask(self, batch, length, max_width, count):
+        """Boolean ``(batch, length)``: union of ``count`` bands, each of width ``U{0..max_width}``
+        starting at ``U{0..length-width}``."""
+        idx = ops.arange(length, dtype="float32")[None, :]
+        masked = ops.zeros((batch, length), dtype="bool")
+        for _ in range(count):
+            u = keras.random.uniform((batch, 1), seed=self.seed_generator)
+            width = ops.floor(u * (max_width + 1.0))
+            v = keras.random.uniform((batch, 1), seed=self.seed_generator)
+            start = ops.floor(v * (ops.cast(length, "float32") - width + 1.0))
+            masked = ops.logical_or(masked, ops.logical_and(idx >= start, idx < start + width))
+        return masked
+
+    def call(self, inputs, training=False):
+        if not training or (self.num_freq_masks == 0 and self.num_time_masks == 0):
+            return inputs
+        x = ops.convert_to_tensor(inputs)
+        shape = ops.shape(x)
+        batch, tau, nu = shape[0], shape[1], shape[2]
+        max_t = min(self.time_mask_param, int(self.time_mask_ratio * tau)) if isinstance(tau, int) \
+            else self.time_mask_param
+        mf = self._band_mask(batch, nu, min(self.freq_mask_param, nu), self.num_freq_masks)  # (B, nu)
+        mt = self._band_mask(batch, tau, max_t, self.num_time_masks)  # (B, tau)
+        mask = ops.logical_or(mt[:, :, None], mf[:, None, :])  # (B, tau, nu)
+        if len(x.shape) == 4:
+            mask = mask[..., None]
+        if self.mask_value == "mean":
+            axes = tuple(range(1, len(x.shape)))
+            fill = ops.mean(x, axis=axes, keepdims=True)
+        else:
+            fill = ops.cast(self.mask_value, x.dtype)
+        return ops.where(mask, ops.cast(fill, x.dtype), x)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(freq_mask_param=self.freq_mask_param, num_freq_masks=self.num_freq_masks,
+                      time_mask_param=self.time_mask_param, num_time_masks=self.num_time_masks,
+                      time_mask_ratio=self.time_mask_ratio, mask_value=self.mask_value, seed=self.seed)
+        return config

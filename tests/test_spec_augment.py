@@ -1,0 +1,139 @@
+"""SpecAugment (Keras layer and tf.data version): masks are bands of the stated widths, independent per
+example, seeded, identity at inference; the layer survives save/load; the wav -> log-mel pipeline
+gives the stated shapes."""
+import numpy as np
+import pytest
+
+import keras
+
+from augment.spec_augment import SpecAugment
+
+
+def band_widths(mask_1d):
+    """Widths of the runs of True in a boolean vector."""
+    m = np.concatenate([[False], mask_1d, [False]]).astype(int)
+    d = np.diff(m)
+    return np.flatnonzero(d == -1) - np.flatnonzero(d == 1)
+
+
+def check_masks(out, x, F, mF, T, mT):
+    """Masked cells (value 0 on an all-ones input) form full rows/columns: whole time frames and whole
+    mel channels, at most m bands each of width <= the parameter (bands may touch or overlap, so the
+    union's total width is at most m * parameter)."""
+    for b in range(out.shape[0]):
+        z = out[b] == 0
+        time_rows = z.all(axis=1)
+        freq_cols = z.all(axis=0)
+        np.testing.assert_array_equal(z, time_rows[:, None] | freq_cols[None, :])
+        assert time_rows.sum() <= mT * T and freq_cols.sum() <= mF * F
+        assert all(w <= mT * T for w in band_widths(time_rows)) and len(band_widths(time_rows)) <= mT
+        assert all(w <= mF * F for w in band_widths(freq_cols)) and len(band_widths(freq_cols)) <= mF
+        np.testing.assert_array_equal(out[b][~z], x[b][~z])
+
+
+def test_layer_masks_bands_of_stated_width():
+    x = np.ones((64, 50, 40), dtype="float32")
+    layer = SpecAugment(freq_mask_param=6, num_freq_masks=2, time_mask_param=8, num_time_masks=3,
+                        mask_value=0.0, seed=1)
+    out = keras.ops.convert_to_numpy(layer(x, training=True))
+    check_masks(out, x, 6, 2, 8, 3)
+    # per-example randomness: the 64 masks are not all the same
+    assert len({out[b].tobytes() for b in range(64)}) > 32
+    # widths are U{0..F}: mean width of a single freq mask = F/2 (std of the 64*... mean is small)
+    single = SpecAugment(freq_mask_param=6, num_freq_masks=1, num_time_masks=0, mask_value=0.0, seed=2)
+    o = keras.ops.convert_to_numpy(single(np.ones((2000, 5, 40), "float32"), training=True))
+    widths = (o[:, 0, :] == 0).sum(axis=1)
+    # U{0..6}: mean 3, std 2; std of the mean over 2000 draws 0.045; tolerance 0.2 (> 4 sigma)
+    assert abs(widths.mean() - 3.0) < 0.2 and widths.max() == 6 and widths.min() == 0
+
+
+def test_layer_time_ratio_identity_mean_fill_and_seed():
+    x = np.random.default_rng(0).normal(size=(8, 20, 16, 1)).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(SpecAugment()(x, training=False)), x)
+    # p = 0.1 of tau = 20 frames: time masks at most 2 frames wide
+    layer = SpecAugment(num_freq_masks=0, time_mask_param=15, num_time_masks=1, time_mask_ratio=0.1,
+                        mask_value=0.0, seed=0)
+    out = keras.ops.convert_to_numpy(layer(np.ones((500, 20, 16), "float32"), training=True))
+    assert (out == 0).all(axis=2).sum(axis=1).max() == 2
+    # "mean" fills with each example's mean
+    out = keras.ops.convert_to_numpy(SpecAugment(seed=3)(x, training=True))
+    changed = out != x
+    for b in range(8):
+        np.testing.assert_allclose(out[b][changed[b]], x[b].mean(), rtol=1e-5)
+    a = keras.ops.convert_to_numpy(SpecAugment(seed=9)(x, training=True))
+    c = keras.ops.convert_to_numpy(SpecAugment(seed=9)(x, training=True))
+    np.testing.assert_array_equal(a, c)
+    with pytest.raises(ValueError):
+        SpecAugment(time_mask_ratio=0.0)
+    with pytest.raises(ValueError):
+        SpecAugment(num_freq_masks=-1)
+
+
+def test_layer_save_load_round_trip(tmp_path):
+    inputs = keras.Input((30, 20, 1))
+    h = SpecAugment(freq_mask_param=4, time_mask_param=5, seed=2)(inputs)
+    h = keras.layers.Flatten()(h)
+    model = keras.Model(inputs, keras.layers.Dense(3)(h))
+    x = np.random.default_rng(1).normal(size=(4, 30, 20, 1)).astype("float32")
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert loaded.layers[1].get_config() == model.layers[1].get_config()
+
+
+def test_tf_data_version_matches_the_layers_distribution():
+    tf = pytest.importorskip("tensorflow")
+    from augment.speech_pipeline import spec_augment_tf
+
+    x = np.ones((64, 50, 40, 1), dtype="float32")
+    out = spec_augment_tf(x, tf.constant([1, 2]), freq_mask_param=6, num_freq_masks=2, time_mask_param=8,
+                          num_time_masks=3, mask_value=0.0).numpy()[..., 0]
+    check_masks(out, x[..., 0], 6, 2, 8, 3)
+    again = spec_augment_tf(x, tf.constant([1, 2]), mask_value=0.0).numpy()
+    np.testing.assert_array_equal(again, spec_augment_tf(x, tf.constant([1, 2]), mask_value=0.0).numpy())
+    o = spec_augment_tf(np.ones((2000, 5, 40), "float32"), tf.constant([3, 4]), freq_mask_param=6,
+                        num_freq_masks=1, num_time_masks=0, mask_value=0.0).numpy()
+    widths = (o[:, 0, :] == 0).sum(axis=1)
+    assert abs(widths.mean() - 3.0) < 0.2  # same U{0..6} as the layer (see above)
+
+
+def test_log_mel_peak_and_pipeline_shapes(data_root):
+    tf = pytest.importorskip("tensorflow")
+    from augment.speech import WaveAugment
+    from augment.speech_pipeline import fsdd_split, log_mel_spectrogram, speech_dataset
+
+    # a 1 kHz tone puts its energy in the mel channel whose centre is nearest 1 kHz
+    t = np.arange(8000) / 8000
+    spec = log_mel_spectrogram(np.sin(2 * np.pi * 1000 * t).astype("float32"), normalize=False).numpy()
+    assert spec.shape == (1 + (8000 - 256) // 80, 40)
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # HTK mel scale, as tf.signal uses
+    centres = np.linspace(mel(20.0), mel(4000.0), 42)[1:-1]
+    assert abs(np.argmax(spec.mean(axis=0)) - np.argmin(abs(centres - mel(1000.0)))) <= 1
+
+    (train_f, train_y), (test_f, test_y) = fsdd_split(data_root / "fsdd" / "recordings")
+    assert len(train_f) == 2700 and len(test_f) == 300
+    (sf, sy), (stf, sty) = fsdd_split(data_root / "fsdd" / "recordings", split="speaker", test_speaker="theo")
+    assert len(stf) == 500 and all("_theo_" in f for f in stf) and not any("_theo_" in f for f in sf)
+    ds = speech_dataset(train_f[:40], train_y[:40], wave_augment=WaveAugment(), spec_augment={},
+                        batch_size=16, seed=0)
+    shapes = [(x.shape, y.shape, x.dtype) for x, y in ds]
+    assert shapes[0] == ((16, 97, 40, 1), (16,), tf.float32) and shapes[-1][0] == (8, 97, 40, 1)
+    first = [x.numpy() for x, _ in speech_dataset(train_f[:16], train_y[:16], WaveAugment(), {}, shuffle=False)]
+    second = [x.numpy() for x, _ in speech_dataset(train_f[:16], train_y[:16], WaveAugment(), {}, shuffle=False)]
+    np.testing.assert_array_equal(first[0], second[0])  # seeded: the same stream
+
+
+def test_audiomentations_adapter_is_seeded(data_root):
+    audiomentations = pytest.importorskip("audiomentations")
+    from augment.speech_pipeline import from_audiomentations, fsdd_split, speech_dataset
+
+    f = from_audiomentations(audiomentations.Compose([audiomentations.AddGaussianSNR(10, 30, p=1.0),
+                                                      audiomentations.Gain(-6, 6, p=1.0)]))
+    x = np.sin(np.arange(4000) / 5).astype("float32")
+    a, b = f(x, np.random.default_rng(1)), f(x, np.random.default_rng(1))
+    np.testing.assert_array_equal(a, b)
+    assert a.dtype == np.float32 and a.shape == x.shape and not np.array_equal(a, x)
+    (files, labels), _ = fsdd_split(data_root / "fsdd" / "recordings")
+    xb, yb = next(iter(speech_dataset(files[:8], labels[:8], wave_augment=f, batch_size=8)))
+    assert xb.shape == (8, 97, 40, 1)

@@ -1,0 +1,68 @@
+"""tf.data text pipelines: on-the-fly augmentation rate and shapes, offline expansion round trip."""
+import numpy as np
+import pytest
+
+from augment.text_pipeline import (expand_offline, load_expanded, on_the_fly_dataset, plain_dataset,
+                                   read_labeled_sentences)
+
+TEXTS = [f"sentence number {i}" for i in range(200)]
+LABELS = np.arange(200) % 2
+
+
+class Upper:
+    """Deterministic stand-in augmenter: two variants per sentence, both upper case."""
+    n_aug = 2
+
+    def __call__(self, s):
+        return [s.upper(), s.upper() + " !"]
+
+
+def _collect(ds):
+    xs, ys = [], []
+    for x, y in ds:
+        assert x.dtype.name == "string" and y.dtype.name == "int64" and x.shape[0] == y.shape[0]
+        xs += [s.decode() for s in x.numpy()]
+        ys += list(y.numpy())
+    return xs, ys
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_on_the_fly_replaces_a_fraction_p(p):
+    ds = on_the_fly_dataset(TEXTS, LABELS, Upper(), p=p, batch_size=32, shuffle=False, seed=1)
+    xs, ys = _collect(ds)
+    assert len(xs) == 200 and ys == list(LABELS)
+    changed = np.mean([x != t for x, t in zip(xs, TEXTS)])
+    # binomial std at p=0.5 with 200 draws: 0.035; about 4 sigma
+    assert abs(changed - p) <= 0.15
+    assert all(x in (t, t.upper(), t.upper() + " !") for x, t in zip(xs, TEXTS))
+
+
+def test_on_the_fly_default_rate_and_reproducible():
+    a = _collect(on_the_fly_dataset(TEXTS, LABELS, Upper(), batch_size=50, shuffle=False, seed=3))[0]
+    b = _collect(on_the_fly_dataset(TEXTS, LABELS, Upper(), batch_size=50, shuffle=False, seed=3))[0]
+    assert a == b
+    # default p = n_aug / (n_aug + 1) = 2/3; binomial std 0.033; 4 sigma
+    assert abs(np.mean([x != t for x, t in zip(a, TEXTS)]) - 2 / 3) < 0.14
+    with pytest.raises(ValueError):
+        on_the_fly_dataset(TEXTS, LABELS, Upper(), p=1.5)
+
+
+def test_offline_expansion_round_trip(tmp_path):
+    path = tmp_path / "expanded.tsv"
+    n = expand_offline(TEXTS[:10], LABELS[:10], Upper(), path)
+    assert n == 30
+    xs, ys = _collect(load_expanded(path, batch_size=7, shuffle=False))
+    assert len(xs) == 30
+    assert xs[:3] == [TEXTS[0], TEXTS[0].upper(), TEXTS[0].upper() + " !"] and ys[:3] == [0, 0, 0]
+    assert sorted(ys) == sorted(sum(([int(y)] * 3 for y in LABELS[:10]), []))
+    shuffled, _ = _collect(load_expanded(path, batch_size=7, shuffle=True))
+    assert sorted(shuffled) == sorted(xs)
+
+
+def test_plain_and_real_sst2(data_root):
+    texts, labels = read_labeled_sentences(data_root / "text" / "stsa.binary.train")
+    assert len(texts) == 6920 and set(labels.tolist()) == {0, 1}
+    texts500, labels500 = read_labeled_sentences(data_root / "text" / "sst2_train_500.txt")
+    assert len(texts500) == 500
+    x, y = next(iter(plain_dataset(texts[:64], labels[:64], batch_size=64)))
+    assert x.shape == (64,) and y.shape == (64,)
