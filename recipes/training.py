@@ -333,9 +333,7 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
         return model
 
     model = None if cfg.early_stopping else new_model()  # early stopping builds its own (twice for policy 1)
-    # An early-stopping run is not resumable: no backup (the callback's θ*, i*, curve are not in it).
-    callbacks = [] if cfg.early_stopping else [AtomicBackupAndRestore(str(backup_dir), write=chief)]
-    callbacks += list(extra_callbacks)
+    callbacks = list(extra_callbacks)
     csv_path = out / "history.csv"
     if chief:
         out.mkdir(parents=True, exist_ok=True)
@@ -349,6 +347,11 @@ def run_training(cfg: TrainConfig, extra_callbacks=()):
             callbacks.append(keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"))
         except ImportError:
             pass
+    # The backup commits an epoch last, after its history row is written: a run killed in between finds the row
+    # of an uncommitted epoch, which _trim_history drops on the rerun, never a committed epoch without its row.
+    # An early-stopping run is not resumable: no backup (the callback's θ*, i*, curve are not in it).
+    if not cfg.early_stopping:
+        callbacks.append(AtomicBackupAndRestore(str(backup_dir), write=chief))
     if start_epoch:
         print(f"Resuming from {backup_dir}: {start_epoch} of {cfg.epochs} epochs done", flush=True)
     started = time.time()
