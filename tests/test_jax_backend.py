@@ -23,9 +23,12 @@ JAX_TEST_FILES = [
     "tests/test_replicas.py", "tests/test_weight_norm.py", "tests/test_weight_standardization.py",
     "tests/test_feature_scaling.py", "tests/test_normalization_reference.py", "tests/test_spec_augment.py",
     "tests/test_direct_dropout.py", "tests/test_dropconnect.py", "tests/test_fast_dropout.py",
-    "tests/test_gaussian_dropout.py", "tests/test_structural_dropout.py",
+    "tests/test_gaussian_dropout.py", "tests/test_structural_dropout.py", "tests/test_mc_dropout.py",
+    "tests/test_image_ops.py", "tests/test_mixing.py", "tests/test_randaugment.py", "tests/test_gpu_augment.py",
+    "tests/test_tta.py", "tests/test_weight_averaging.py",
     # callbacks
     "tests/test_magnitude_pruning.py", "tests/test_early_stopping.py", "tests/test_batch_norm_statistics.py",
+    "tests/test_backup_and_restore.py",
     # every registered object saved and reloaded under JAX
     "tests/test_serialization_sweep.py",
 ]
