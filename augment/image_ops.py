@@ -598,30 +598,21 @@ class AdditiveNoise(ImageAugmentation):
 
 
 @keras.saving.register_keras_serializable(package="recipes")
-class MultiplicativeNoise(ImageAugmentation):
+class MultiplicativeNoise(AdditiveNoise):
     """Multiplicative (speckle) noise: ``x̃ = clip(x ⊙ (1 + σ_i ε))``, ``ε ~ N(0, I)`` per pixel,
     ``σ_i ~ U(0, stddev)`` per image.
 
     Args:
         stddev: largest relative standard deviation, >= 0.
+
+    Draws its parameters as ``AdditiveNoise`` does; only ``apply`` differs.
     """
 
     def __init__(self, stddev=0.1, **kwargs):
-        super().__init__(**kwargs)
-        self.stddev = _check_number("stddev", stddev, 0.0)
-
-    def sample(self, shape, seed):
-        B = self.backend
-        return {
-            "sigma": self._uniform((shape[0],), 0.0, self.stddev, seed),
-            "noise": B.random.normal(tuple(shape), seed=seed),
-        }
+        super().__init__(stddev=stddev, **kwargs)
 
     def apply(self, images, params):
         return self._clip(images * (1.0 + _per_image(params["sigma"], self.backend) * params["noise"]))
-
-    def get_config(self):
-        return {**super().get_config(), "stddev": self.stddev}
 
 
 @keras.saving.register_keras_serializable(package="recipes")

@@ -27,3 +27,22 @@ def write_image_folder(root, n_train=8, n_test=2, classes=("cat", "dog", "ship")
                 labels.append(label)
         out[split] = (np.stack(images), np.array(labels))
     return out
+
+
+def backend_grads(fn, *arrays):
+    """Gradients of the scalar ``fn(*tensors)`` with respect to every array, by autodiff on the active backend
+    (jax.grad under JAX, tf.GradientTape under TensorFlow)."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(arrays))))(*arrays)]
+    import tensorflow as tf
+
+    tensors = [tf.constant(a) for a in arrays]
+    with tf.GradientTape() as tape:
+        for t in tensors:
+            tape.watch(t)
+        loss = fn(*tensors)
+    return [g.numpy() for g in tape.gradient(loss, tensors)]

@@ -4,24 +4,14 @@ import numpy as np
 import pytest
 import keras
 
+from tests.helpers import backend_grads as _grads
+
 from recipes import normalization_reference as ref
 
 # float32 layers vs float64 NumPy on O(1) values: agreement to ~1e-5 relative; 1e-4 absolute leaves margin.
 ATOL = 1e-4
 
 
-def _grads(fn, *arrays):
-    """Gradients of the scalar fn(*tensors) with respect to every array, on the active backend."""
-    if keras.backend.backend() == "jax":
-        import jax
-        return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(arrays))))(*arrays)]
-    import tensorflow as tf
-    tensors = [tf.constant(a) for a in arrays]
-    with tf.GradientTape() as tape:
-        for t in tensors:
-            tape.watch(t)
-        loss = fn(*tensors)
-    return [g.numpy() for g in tape.gradient(loss, tensors)]
 
 
 @pytest.fixture

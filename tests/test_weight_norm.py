@@ -4,21 +4,11 @@ import numpy as np
 import pytest
 import keras
 
+from tests.helpers import backend_grads as _grads
+
 from recipes.weight_norm import WeightNormalization, weight_norm_conv_factory, weight_norm_data_init
 
 
-def _grads(fn, *arrays):
-    """Gradients of the scalar fn(*tensors) with respect to every array, on the active backend."""
-    if keras.backend.backend() == "jax":
-        import jax
-        return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(arrays))))(*arrays)]
-    import tensorflow as tf
-    tensors = [tf.constant(a) for a in arrays]
-    with tf.GradientTape() as tape:
-        for t in tensors:
-            tape.watch(t)
-        loss = fn(*tensors)
-    return [g.numpy() for g in tape.gradient(loss, tensors)]
 
 
 def _cases():

@@ -3,20 +3,11 @@ import numpy as np
 import pytest
 import keras
 
+from tests.helpers import backend_grads as _grads
+
 from recipes.weight_standardization import WSConv2D, standardize_kernel, ws_conv_factory, ws_gn_block
 
 
-def _grads(fn, *arrays):
-    if keras.backend.backend() == "jax":
-        import jax
-        return [np.asarray(g) for g in jax.grad(fn, argnums=tuple(range(len(arrays))))(*arrays)]
-    import tensorflow as tf
-    tensors = [tf.constant(a) for a in arrays]
-    with tf.GradientTape() as tape:
-        for t in tensors:
-            tape.watch(t)
-        loss = fn(*tensors)
-    return [g.numpy() for g in tape.gradient(loss, tensors)]
 
 
 def test_standardized_kernel_zero_mean_unit_variance_per_output_channel():
