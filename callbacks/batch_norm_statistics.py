@@ -1,6 +1,6 @@
 """Callback: replace batch normalization's running averages by the population estimate after training.
 
-See :mod:`recipes.batch_norm_statistics` for the two estimators. After ``model.fit`` (and, with
+See :mod:`recipes.normalization.batch_norm_statistics` for the two estimators. After ``model.fit`` (and, with
 ``every_epoch=True``, after each epoch) every trainable ``BatchNormalization`` layer gets
 E[x] = E_B[μ_B] and Var[x] = m/(m − 1)·E_B[σ²_B] over the mini-batches of the training data given here, computed
 with the final weights (the running average instead mixes statistics of the weights of the last ~1/(1 − λ) steps).
@@ -9,7 +9,7 @@ import numbers
 
 import keras
 
-from recipes.batch_norm_statistics import _ESTIMATORS, apply_population_statistics
+from recipes.normalization.batch_norm_statistics import _ESTIMATORS, apply_population_statistics
 
 __all__ = ["PopulationBatchNormStatistics"]
 

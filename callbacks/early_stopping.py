@@ -426,7 +426,7 @@ class ValidationTargetStopping(_StepCallback):
     when ``max_extra_steps`` steps have run; ``max_extra_steps`` is rounded up to a multiple of n, so the last
     step is also an evaluation. After ``fit``: ``reached`` (bool), ``stopped_step``, ``curve_steps`` /
     ``curve_values``, ``message`` (says which of the two ended it). The check *before* the first step (the
-    lecture's ``while`` tests the condition first) is the caller's: see ``recipes.early_stopping_policies``.
+    lecture's ``while`` tests the condition first) is the caller's: see ``recipes.early_stopping.policies``.
     """
 
     def __init__(

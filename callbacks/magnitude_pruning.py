@@ -10,7 +10,7 @@ Target sparsity schedule (Zhu and Gupta 2017, "To prune, or not to prune"):
     s_t = s_f + (s_i − s_f) (1 − (t − t₀)/(t₁ − t₀))³        for t₀ ≤ t ≤ t₁,
 
 ``s_t = s_f`` after ``t₁`` (with ``t₀ = t₁`` the full sparsity is applied at once). Combine with an
-L1 penalty or :class:`recipes.proximal_sgd.ProximalSGD` to let training choose which weights become
+L1 penalty or :class:`recipes.regularizers.proximal_sgd.ProximalSGD` to let training choose which weights become
 small first.
 """
 from __future__ import annotations

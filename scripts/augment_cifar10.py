@@ -5,7 +5,7 @@
         --presets none,standard,cutout,mixup --train-limit 5000 --epochs 10 --output-dir out/augment_cifar10
 
 For every preset of ``augment.image_pipeline`` named in ``--presets`` it trains the same ResNet
-(``recipes.training.run_training``: SGD + Nesterov 0.9, lr linearly decayed to 1 %, L2 1e-4, batch 128,
+(``recipes.training.engine.run_training``: SGD + Nesterov 0.9, lr linearly decayed to 1 %, L2 1e-4, batch 128,
 same seed, same first ``--train-limit`` images of the shuffled training set) and evaluates it on the full
 10,000-image test set. Each preset runs in ``OUTPUT_DIR/<preset>`` and is resumable; a preset whose
 ``metrics.json`` already exists for the same settings is not retrained (so the presets can be run one
@@ -29,7 +29,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from
 import numpy as np  # noqa: E402
 
 from augment.image_pipeline import AUGMENTATIONS, make_train_dataset  # noqa: E402
-from recipes.training import TrainConfig, run_training, validate_config  # noqa: E402
+from recipes.training.engine import TrainConfig, run_training, validate_config  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -82,7 +82,7 @@ def save_examples(args, path, n=8):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from recipes.cifar10 import load_cifar10
+    from recipes.data.cifar10 import load_cifar10
 
     (x, y), _ = load_cifar10(args.data_dir, cache_dir=args.cache_dir)
     x, y = x[:n], y[:n]

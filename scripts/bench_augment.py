@@ -59,7 +59,7 @@ def time_routes(routes, repeats):
 
 
 def _cifar_images(args):
-    from recipes.cifar10 import load_cifar10
+    from recipes.data.cifar10 import load_cifar10
 
     data_dir = None if args.data_dir is None else pathlib.Path(args.data_dir) / "cifar10"
     (x_train, y_train), _ = load_cifar10(data_dir=data_dir, cache_dir=args.cache_dir)

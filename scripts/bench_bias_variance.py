@@ -2,7 +2,7 @@
 
 Both paths train the same K one-hidden-layer MLPs (same seeds, same data, plain SGD, full batch)
 for the same number of steps, including building and compiling; the vectorized path is one
-``recipes.replicas`` model holding K replicas, the loop builds and fits K ``keras.Model``s.
+``recipes.analysis.replicas`` model holding K replicas, the loop builds and fits K ``keras.Model``s.
 
     PYTHONPATH=. python scripts/bench_bias_variance.py --replicas 100
 """
@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes.replicas import (ReplicaLoss, build_replica_mlp, build_single_mlp,  # noqa: E402
+from recipes.analysis.replicas import (ReplicaLoss, build_replica_mlp, build_single_mlp,  # noqa: E402
                               stack_replicas, unstack_replicas)
 
 

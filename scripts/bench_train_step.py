@@ -23,9 +23,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes.resnet import build_resnet  # noqa: E402
-from recipes.weight_norm import weight_norm_conv_factory  # noqa: E402
-from recipes.weight_standardization import ws_conv_factory  # noqa: E402
+from recipes.models.resnet import build_resnet  # noqa: E402
+from recipes.normalization.weight_norm import weight_norm_conv_factory  # noqa: E402
+from recipes.normalization.weight_standardization import ws_conv_factory  # noqa: E402
 
 VARIANTS = {
     "plain": lambda name, width: build_resnet(name, width=width),

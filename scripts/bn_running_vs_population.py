@@ -10,7 +10,7 @@ Gaussian blobs). Then the test set is classified twice with the same weights:
 
 * ``running``: Keras' moving averages μ̂ ← λμ̂ + (1 − λ)μ_B, σ̂² ← λσ̂² + (1 − λ)σ²_B (λ = 0.99, from 0 and 1),
 * ``population``: E[x] = E_B[μ_B], Var[x] = m/(m − 1)·E_B[σ²_B] over the training set with the final weights
-  (``recipes.batch_norm_statistics.apply_population_statistics``, one pass, batch size m).
+  (``recipes.normalization.batch_norm_statistics.apply_population_statistics``, one pass, batch size m).
 
 The table reports both test accuracies and how far the running statistics are from the population ones:
 ``mean_gap`` = max over layers of mean_c |μ̂_c − E[x_c]|/sqrt(Var[x_c]), and ``var_ratio_dense`` = mean_c of
@@ -40,7 +40,7 @@ def parse_int_list(text, name):
 
 def load_data(data_dir, train_limit, test_limit, seed):
     if data_dir:
-        from recipes.cifar10 import load_cifar10
+        from recipes.data.cifar10 import load_cifar10
         (x, y), (xt, yt) = load_cifar10(data_dir)
         # The training images come shuffled, the test images ordered by class: take a random test subset.
         test_idx = np.random.default_rng(seed).permutation(len(xt))[:test_limit]
@@ -99,7 +99,7 @@ def main(argv=None):
         p.error(f"--lr must be > 0, got {args.lr}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
-    from recipes.batch_norm_statistics import apply_population_statistics, running_statistics
+    from recipes.normalization.batch_norm_statistics import apply_population_statistics, running_statistics
 
     x, y, xt, yt, source = load_data(args.data_dir, args.train_limit, args.test_limit, args.seed)
     rows = []

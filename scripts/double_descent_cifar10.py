@@ -4,7 +4,7 @@ For each width k (first-stage filters of ResNet-18: k, 2k, 4k, 8k; k = 64 is the
 training set — optionally with a fraction of its labels replaced by uniformly random ones, as in
 Nakkiran et al. 2020 ("Deep Double Descent") — is split into T disjoint parts (Yang et al. 2020: T = 2
 halves of 25k), a network is trained on each part, and the test error is decomposed by
-recipes.bias_variance:
+recipes.analysis.bias_variance:
 
 * ``--loss mse`` (Yang et al.'s main setting): trained on ‖softmax(z) − y‖² with one-hot y; decomposed
   as squared error on the softmax outputs, Var with the unbiased T/(T−1) correction, Bias² = Risk − Var;
@@ -34,9 +34,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from recipes import cifar10  # noqa: E402
-from recipes.bias_variance import decompose, estimate_bias_variance, predict_batched  # noqa: E402
-from recipes.resnet import MODEL_NAMES, build_resnet  # noqa: E402
-from recipes.schedules import LinearDecay  # noqa: E402
+from recipes.analysis.bias_variance import decompose, estimate_bias_variance, predict_batched  # noqa: E402
+from recipes.models.resnet import MODEL_NAMES, build_resnet  # noqa: E402
+from recipes.optimization.schedules import LinearDecay  # noqa: E402
 
 NUM_CLASSES = 10
 

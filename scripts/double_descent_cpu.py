@@ -7,7 +7,7 @@ a = Φ⁺y (what gradient descent from a = 0 converges to) — and, for comparis
 a = (ΦᵀΦ + λI)⁻¹Φᵀy. Data: x ~ N(0, I_d), y = f(x) + ε with f(x) = sin(x₁ + x₂) + ½x₃, ε ~ N(0, σ²).
 
 For each width p, T disjoint training sets of n points (Yang et al.'s protocol) give T fitted models;
-recipes.bias_variance decomposes the test error into Bias², Variance (unbiased T/(T−1) correction)
+recipes.analysis.bias_variance decomposes the test error into Bias², Variance (unbiased T/(T−1) correction)
 and Noise (f is known). The classical U-curve appears for p < n (bias falls, variance rises), the test
 error peaks at the interpolation threshold p = n where the train error reaches 0, and falls again as
 p grows (variance falls): double descent (Belkin et al. 2019; Nakkiran et al. 2020).
@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from recipes.bias_variance import draw_training_sets, squared_error_decomposition  # noqa: E402
+from recipes.analysis.bias_variance import draw_training_sets, squared_error_decomposition  # noqa: E402
 
 
 def target(x):

@@ -15,7 +15,7 @@ CSV files with every number, then prints a results table.
     PYTHONPATH=. python scripts/dropout_experiment.py --output-dir out/dropout
 
 Data: ``--data-dir`` (default ``$RECIPES_DATA/cifar10`` or ``../shared/data/cifar10`` when present,
-else tensorflow-datasets) read by ``recipes.cifar10.load_cifar10``.
+else tensorflow-datasets) read by ``recipes.data.cifar10.load_cifar10``.
 """
 import argparse
 import csv
@@ -73,9 +73,9 @@ def parse_args(argv=None):
 def build_model(kind, hidden, seed):
     import keras
 
-    from recipes.dropconnect import DropConnectDense
-    from recipes.dropout_utils import HIDDEN_RATE, INPUT_RATE
-    from recipes.structural_dropout import StructuralDropout
+    from recipes.dropout.dropconnect import DropConnectDense
+    from recipes.dropout.rates import HIDDEN_RATE, INPUT_RATE
+    from recipes.dropout.structural_dropout import StructuralDropout
 
     inp = keras.Input((3072,), name="pixels")
     x = inp
@@ -132,9 +132,9 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from recipes.cifar10 import channel_mean_std, load_cifar10, split_train_val
-    from recipes.mc_dropout import MCDropoutPredictor, mutual_information, predictive_entropy, softmax
-    from recipes.structural_dropout import set_structural_width
+    from recipes.data.cifar10 import channel_mean_std, load_cifar10, split_train_val
+    from recipes.dropout.mc_dropout import MCDropoutPredictor, mutual_information, predictive_entropy, softmax
+    from recipes.dropout.structural_dropout import set_structural_width
 
     t_start = time.time()
     keras.utils.set_random_seed(args.seed)

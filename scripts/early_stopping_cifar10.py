@@ -7,7 +7,7 @@ Runs, all from the same random θ₀ (seeded model builder):
   no ES (subtrain)  train on X^(subtrain) for --epochs, validation error recorded every n steps (the U curve)
   no ES (all data)  train on X^(train) for --epochs                    (skip with --skip-all-data-baseline)
   early stopping    the lecture's meta-algorithm on X^(subtrain)/X^(valid): θ*, i*   (callbacks/early_stopping.py)
-  policy 1          fresh θ, X^(train) for i* steps                    (recipes/early_stopping_policies.py)
+  policy 1          fresh θ, X^(train) for i* steps                    (recipes/early_stopping/policies.py)
   policy 1 (epochs) fresh θ, X^(train) for as many epochs as i* steps were on X^(subtrain)
   policy 2          from θ*, ε = J(θ*, X^(subtrain)), X^(train) until J(θ, X^(valid)) ≤ ε or the bound
 
@@ -38,8 +38,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from callbacks.early_stopping import StepEarlyStopping, fast_eval_data  # noqa: E402
-from recipes.cifar10 import channel_mean_std, load_cifar10, split_train_val  # noqa: E402
-from recipes.early_stopping_policies import EarlyStoppingPolicies  # noqa: E402
+from recipes.data.cifar10 import channel_mean_std, load_cifar10, split_train_val  # noqa: E402
+from recipes.early_stopping.policies import EarlyStoppingPolicies  # noqa: E402
 
 MODELS = ("cnn", "mlp", "resnet20")
 
@@ -51,8 +51,8 @@ def build_parser():
                                                             "else tensorflow-datasets)")
     p.add_argument("--cache-dir", default=None)
     p.add_argument("--model", default="cnn", choices=MODELS,
-                   help="cnn: 2 conv + 1 hidden dense layer (137k parameters); mlp: recipes.mlp, one hidden layer "
-                        "of 256; resnet20: recipes.resnet (slow on CPU)")
+                   help="cnn: 2 conv + 1 hidden dense layer (137k parameters); mlp: recipes.models.mlp, one hidden layer "
+                        "of 256; resnet20: recipes.models.resnet (slow on CPU)")
     p.add_argument("--width", type=int, default=None, help="resnet20 only: first-stage filters")
     p.add_argument("--train-limit", type=int, default=4000, help="X^(train): the first N training images")
     p.add_argument("--val-size", type=int, default=1000, help="|X^(valid)|, taken out of X^(train)")
@@ -73,14 +73,14 @@ def make_builder(args, mean, std):
     def build():
         keras.utils.set_random_seed(args.seed)  # the same random θ₀ for every run
         if args.model == "resnet20":
-            from recipes.resnet import build_resnet
+            from recipes.models.resnet import build_resnet
 
             model = build_resnet("resnet20", width=args.width, mean=mean, std=std)
         else:
             inputs = keras.Input((32, 32, 3))
             x = keras.layers.Normalization(mean=mean, variance=np.square(std))(inputs)  # x̂ = (x − μ)/σ
             if args.model == "mlp":
-                from recipes.mlp import build_mlp
+                from recipes.models.mlp import build_mlp
 
                 outputs = build_mlp((32, 32, 3), hidden_units=(256,), num_outputs=10)(x)
             else:

@@ -10,7 +10,7 @@ Problems (2-D, closed-form gradient g and Hessian H):
 
 Optimizers: the Keras ones (SGD, momentum, Nesterov, Adam, RMSProp), recipes' SignSGD and Sophia (its h refreshed
 with the exact Hessian diagonal every 10 steps), and Newton's step θ ← θ − (H + αI)⁻¹g
-(``recipes.second_order.newton_step``). Writes ``trajectories.png`` and ``trajectories.csv`` and prints, per
+(``recipes.optimization.second_order.newton_step``). Writes ``trajectories.png`` and ``trajectories.csv`` and prints, per
 problem and optimizer, the final J − J* and the first step with J − J* < 1e-3.
 
     PYTHONPATH=. python scripts/optimizer_trajectories.py --output-dir results/trajectories
@@ -29,9 +29,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import keras  # noqa: E402
 
-from recipes.second_order import newton_step  # noqa: E402
-from recipes.sign_sgd import SignSGD  # noqa: E402
-from recipes.sophia import Sophia  # noqa: E402
+from recipes.optimization.second_order import newton_step  # noqa: E402
+from recipes.optimization.sign_sgd import SignSGD  # noqa: E402
+from recipes.optimization.sophia import Sophia  # noqa: E402
 
 
 class Quadratic:

@@ -3,7 +3,7 @@ several L2 strengths λ (the lecture's ConvNetJS figures: "two-layers MLP with d
 neurons", then "add L2 regularization (20 hidden neurons)").
 
 Model: x ∈ R² → Dense(h, tanh) → Dense(1) (logit), trained full-batch with Adam on
-J~ = mean binary cross-entropy + λ Σ_layers ‖W‖² (kernels only, :func:`recipes.penalties.apply_penalty`).
+J~ = mean binary cross-entropy + λ Σ_layers ‖W‖² (kernels only, :func:`recipes.regularizers.penalties.apply_penalty`).
 Data: two interleaved half-moons with Gaussian noise (small training set, so that an unregularized
 wide network overfits); test accuracy on fresh samples from the same distribution.
 
@@ -42,8 +42,8 @@ def two_moons(n, noise, rng):
 def train(x, y, hidden, lam, steps, seed, lr=0.02):
     import keras
 
-    from recipes.mlp import build_mlp
-    from recipes.penalties import apply_penalty
+    from recipes.models.mlp import build_mlp
+    from recipes.regularizers.penalties import apply_penalty
 
     keras.utils.set_random_seed(seed)
     model = build_mlp((2,), hidden_units=(hidden,), num_outputs=1, activation="tanh")

@@ -4,7 +4,7 @@ Lambda Effect: weights histogram" and the L1 "weight sparsifier").
 Model: x ∈ R⁴⁰ → Dense(32, relu) → Dense(1) (logit), binary labels that depend on only 4 of the 40
 inputs, trained full-batch by SGD on J~ = mean cross-entropy + λ Ω(W) with Ω = Σ‖W‖₂² (row "L2") or
 Σ‖W‖₁ (row "L1", penalty in the loss, subgradient steps), kernels only. A third row trains the L1
-objective with :class:`recipes.proximal_sgd.ProximalSGD` (soft-threshold step): same objective, but
+objective with :class:`recipes.regularizers.proximal_sgd.ProximalSGD` (soft-threshold step): same objective, but
 the small weights become exactly 0. The histograms show the first-layer kernel (40 × 32 weights).
 
     PYTHONPATH=. python scripts/penalty_weight_histograms.py --output-dir out/histograms
@@ -38,9 +38,9 @@ def make_data(n, dim, informative, rng):
 def train(x, y, row, lam, steps, seed, lr, hidden):
     import keras
 
-    from recipes.mlp import build_mlp
-    from recipes.penalties import apply_penalty
-    from recipes.proximal_sgd import ProximalSGD
+    from recipes.models.mlp import build_mlp
+    from recipes.regularizers.penalties import apply_penalty
+    from recipes.regularizers.proximal_sgd import ProximalSGD
 
     keras.utils.set_random_seed(seed)
     model = build_mlp((x.shape[1],), hidden_units=(hidden,), num_outputs=1, activation="relu")

@@ -6,7 +6,7 @@ y = x₁ + x₂ + 0.5 x₃ + N(0, 0.5²). Least squares (α = 0) splits the weig
 (huge opposite coefficients that change from one noise draw to the next); growing α shrinks the
 coefficients, pulls w₁ and w₂ to the same value, and reduces their spread across noise draws.
 
-Objective: ½‖Xw − y‖² + (α/2)‖w‖² (no intercept; :func:`recipes.closed_forms.ridge_path`).
+Objective: ½‖Xw − y‖² + (α/2)‖w‖² (no intercept; :func:`recipes.regularizers.closed_forms.ridge_path`).
 
     PYTHONPATH=. python scripts/ridge_collinear.py --output-dir out/ridge
 """
@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes.closed_forms import ridge_path  # noqa: E402
+from recipes.regularizers.closed_forms import ridge_path  # noqa: E402
 
 TRUE_W = np.array([1.0, 1.0, 0.5])
 

@@ -10,8 +10,8 @@ weights and biases ~ U(−1, 1) (PyTorch's default for fan-in 1), output layer i
 h ≡ 0 at the start and the width does not change the function at initialization), trained by
 full-batch gradient descent on the mean squared error with learning rate ``--lr``/m (the
 width-independent step of the neural-tangent scaling) for ``--steps`` steps. All T networks of one
-width are trained together as replicas (recipes.replicas), the same T training sets for every width.
-The decomposition (recipes.bias_variance) uses the true function ȳ(x) = sin x on a test grid.
+width are trained together as replicas (recipes.analysis.replicas), the same T training sets for every width.
+The decomposition (recipes.analysis.bias_variance) uses the true function ȳ(x) = sin x on a test grid.
 
     PYTHONPATH=. python scripts/sine_bias_variance.py --output-dir runs/sine
 """
@@ -28,8 +28,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes.bias_variance import squared_error_decomposition  # noqa: E402
-from recipes.replicas import (ReplicaLoss, build_replica_mlp, stack_replicas,  # noqa: E402
+from recipes.analysis.bias_variance import squared_error_decomposition  # noqa: E402
+from recipes.analysis.replicas import (ReplicaLoss, build_replica_mlp, stack_replicas,  # noqa: E402
                               unstack_replicas)
 
 

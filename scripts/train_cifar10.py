@@ -17,12 +17,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a source checkout too
 
-from recipes.distribute import STRATEGIES  # noqa: E402,F401
-from recipes.training import (  # noqa: E402
+from recipes.training.distribute import STRATEGIES  # noqa: E402,F401
+from recipes.training.engine import (  # noqa: E402
     ES_POLICIES, OPTIMIZERS, PRECISIONS, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig, UsageError, WorkerFailure,
     run_training, validate_config,
 )
-from recipes.resnet import MODEL_NAMES, NORMS  # noqa: E402
+from recipes.models.resnet import MODEL_NAMES, NORMS  # noqa: E402
 
 
 def build_parser():

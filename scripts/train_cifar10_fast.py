@@ -21,7 +21,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from recipes.fast_training import (  # noqa: E402
+from recipes.training.fast_training import (  # noqa: E402
     AVERAGING, FLIPS, MODELS, PRECISIONS, FastConfig, load_data, resolve_precision, run_seed, validate_config,
 )
 

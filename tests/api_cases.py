@@ -54,7 +54,7 @@ def _two_towers():
 def _replica_loss_model(loss):
     import keras
 
-    from recipes.replicas import ReplicaDense
+    from recipes.analysis.replicas import ReplicaDense
 
     inp = keras.Input((6,))
     model = keras.Model(inp, ReplicaDense(1, replicas=2)(inp))
@@ -133,47 +133,47 @@ def _labels(n=8, classes=3, seed=0):
 
 #: Public builders and functions (dotted path -> valid keyword arguments, or a callable returning them).
 FUNCTIONS: dict[str, Any] = {
-    "recipes.resnet.build_resnet": dict(name="resnet20", width=2, num_classes=10, dropout_rate=0.1, norm="batch"),
-    "recipes.mlp.build_mlp": dict(input_shape=(4,), hidden_units=(3,), num_outputs=2, dropout_rate=0.1,
+    "recipes.models.resnet.build_resnet": dict(name="resnet20", width=2, num_classes=10, dropout_rate=0.1, norm="batch"),
+    "recipes.models.mlp.build_mlp": dict(input_shape=(4,), hidden_units=(3,), num_outputs=2, dropout_rate=0.1,
                                   norm="none"),
-    "recipes.cifar10.split_train_val": lambda: dict(x=_images(20), y=_labels(20, 2), val_size=4, seed=0),
+    "recipes.data.cifar10.split_train_val": lambda: dict(x=_images(20), y=_labels(20, 2), val_size=4, seed=0),
     "augment.image_pipeline.make_train_dataset": lambda: dict(x=_images(8), y=_labels(8), batch_size=4,
                                                               num_classes=3, augment="standard", seed=0),
     "augment.image_pipeline.make_eval_dataset": lambda: dict(x=_images(8), y=_labels(8), batch_size=4,
                                                              num_classes=3),
-    "recipes.schedules.LinearDecay": CASES["LinearDecay"].kwargs,
-    "recipes.replicas.build_replica_mlp": dict(input_dim=3, hidden_units=(4,), num_outputs=1, seeds=[0, 1]),
-    "recipes.replicas.build_single_mlp": dict(input_dim=3, hidden_units=(4,), num_outputs=1, seed=0),
-    "recipes.parameter_tying.build_shared_encoder_model": dict(input_dim=3, units=4, num_outputs=1),
-    "recipes.multitask.build_hard_sharing_model": dict(input_shape=(4,), tasks={"a": 2, "b": 1},
+    "recipes.optimization.schedules.LinearDecay": CASES["LinearDecay"].kwargs,
+    "recipes.analysis.replicas.build_replica_mlp": dict(input_dim=3, hidden_units=(4,), num_outputs=1, seeds=[0, 1]),
+    "recipes.analysis.replicas.build_single_mlp": dict(input_dim=3, hidden_units=(4,), num_outputs=1, seed=0),
+    "recipes.regularizers.parameter_tying.build_shared_encoder_model": dict(input_dim=3, units=4, num_outputs=1),
+    "recipes.regularizers.multitask.build_hard_sharing_model": dict(input_shape=(4,), tasks={"a": 2, "b": 1},
                                                        trunk_units=(4,)),
-    "recipes.multitask.build_soft_sharing_model": dict(input_shape=(4,), tasks={"a": 2, "b": 1},
+    "recipes.regularizers.multitask.build_soft_sharing_model": dict(input_shape=(4,), tasks={"a": 2, "b": 1},
                                                        tower_units=(4,), tying_strength=0.01),
-    "recipes.penalties.make_penalty": dict(kind="elastic_net", strength=0.01, alpha=0.5),
-    "recipes.noise_robustness.smooth_labels": dict(y=np.array([0, 1, 2]), epsilon=0.1, num_classes=3),
-    "recipes.curriculum.linear_pacing": dict(start=0.2, epochs_to_full=5),
-    "recipes.curriculum.step_pacing": dict(start=0.1, increase=2.0, step_length=1),
-    "recipes.sophia.SophiaHessianUpdate": lambda: dict(x=np.zeros((8, 3), "float32"), y=np.zeros(8, "int32"),
+    "recipes.regularizers.penalties.make_penalty": dict(kind="elastic_net", strength=0.01, alpha=0.5),
+    "recipes.regularizers.noise_robustness.smooth_labels": dict(y=np.array([0, 1, 2]), epsilon=0.1, num_classes=3),
+    "recipes.optimization.curriculum.linear_pacing": dict(start=0.2, epochs_to_full=5),
+    "recipes.optimization.curriculum.step_pacing": dict(start=0.1, increase=2.0, step_length=1),
+    "recipes.optimization.sophia.SophiaHessianUpdate": lambda: dict(x=np.zeros((8, 3), "float32"), y=np.zeros(8, "int32"),
                                                        estimator="gnb", every=2, batch_size=4),
-    "recipes.bias_variance.draw_training_sets": dict(n=20, protocol="split", trials=2, seed=0),
-    "recipes.gradient_clipping.clipping_arguments": dict(clipnorm=1.0, scope="global"),
-    "recipes.noise_robustness.with_input_noise": lambda: dict(model=_small_model(), stddev=0.1),
-    "recipes.penalties.apply_penalty": lambda: dict(model=_small_model(), strength=0.01, kind="elastic_net"),
-    "recipes.penalties.decoupled_weight_decay_optimizer": dict(name="adamw", learning_rate=0.01, weight_decay=1e-4),
-    "recipes.curriculum.CurriculumDataset": lambda: dict(x=np.zeros((8, 3), "float32"), y=np.zeros(8), batch_size=4),
+    "recipes.analysis.bias_variance.draw_training_sets": dict(n=20, protocol="split", trials=2, seed=0),
+    "recipes.optimization.gradient_clipping.clipping_arguments": dict(clipnorm=1.0, scope="global"),
+    "recipes.regularizers.noise_robustness.with_input_noise": lambda: dict(model=_small_model(), stddev=0.1),
+    "recipes.regularizers.penalties.apply_penalty": lambda: dict(model=_small_model(), strength=0.01, kind="elastic_net"),
+    "recipes.regularizers.penalties.decoupled_weight_decay_optimizer": dict(name="adamw", learning_rate=0.01, weight_decay=1e-4),
+    "recipes.optimization.curriculum.CurriculumDataset": lambda: dict(x=np.zeros((8, 3), "float32"), y=np.zeros(8), batch_size=4),
     # issue 4 (dropout family, ensembles)
-    "recipes.direct_dropout.inverted_dropout": dict(rate=0.3),
-    "recipes.gaussian_dropout.multiplicative_gaussian_dropout": dict(rate=0.3),
-    "recipes.bagging.Bagging": dict(build_fn=lambda *a, **k: _small_model(), num_members=2),
-    "recipes.bagging.bootstrap_counts": dict(num_examples=10, num_members=2),
-    "recipes.boosting.AdaBoostSAMME": dict(build_fn=lambda *a, **k: _small_model(), num_classes=3, num_rounds=2),
-    "recipes.stacking.Stacking": dict(build_fns=[lambda *a, **k: _small_model()] * 2, num_classes=3, num_folds=2),
-    "recipes.stacking.stratified_folds": dict(y=np.arange(12) % 3, num_folds=2),
-    "recipes.mc_dropout.MCDropoutPredictor": lambda: dict(model=_small_model(dropout=0.2), num_samples=4),
+    "recipes.dropout.direct_dropout.inverted_dropout": dict(rate=0.3),
+    "recipes.dropout.gaussian_dropout.multiplicative_gaussian_dropout": dict(rate=0.3),
+    "recipes.ensembles.bagging.Bagging": dict(build_fn=lambda *a, **k: _small_model(), num_members=2),
+    "recipes.ensembles.bagging.bootstrap_counts": dict(num_examples=10, num_members=2),
+    "recipes.ensembles.boosting.AdaBoostSAMME": dict(build_fn=lambda *a, **k: _small_model(), num_classes=3, num_rounds=2),
+    "recipes.ensembles.stacking.Stacking": dict(build_fns=[lambda *a, **k: _small_model()] * 2, num_classes=3, num_folds=2),
+    "recipes.ensembles.stacking.stratified_folds": dict(y=np.arange(12) % 3, num_folds=2),
+    "recipes.dropout.mc_dropout.MCDropoutPredictor": lambda: dict(model=_small_model(dropout=0.2), num_samples=4),
     # issue 5 (normalization), issue 6 (early stopping), issue 7 (augmentation)
     "callbacks.batch_norm_statistics.PopulationBatchNormStatistics": lambda: dict(
         data=np.zeros((8, 3), "float32"), batch_size=4, estimator="unbiased"),
-    "recipes.early_stopping_policies.EarlyStoppingPolicies": lambda: dict(
+    "recipes.early_stopping.policies.EarlyStoppingPolicies": lambda: dict(
         build_model=_small_model, subtrain=(np.zeros((8, 3), "float32"), np.zeros(8)),
         valid=(np.zeros((4, 3), "float32"), np.zeros(4)), eval_every=2, patience=2, batch_size=4),
     "augment.albumentations_pipeline.build_compose": dict(preset="standard", padding=4),
@@ -191,13 +191,13 @@ def _small_model(dropout=0.0):
 
 
 def resolve(dotted):
-    """The object named ``package.module.attr``, or None when the module or attribute is absent."""
+    """The object named ``package.module.attr``; a stale path raises (a sweep entry that resolves to nothing would
+    silently test nothing)."""
     module_name, _, attr = dotted.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return None
-    return getattr(module, attr, None)
+    module = importlib.import_module(module_name)
+    if not hasattr(module, attr):
+        raise AttributeError(f"sweep entry {dotted!r}: {module_name} has no attribute {attr!r}")
+    return getattr(module, attr)
 
 
 def function_kwargs(dotted):

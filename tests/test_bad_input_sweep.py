@@ -21,8 +21,8 @@ has in this project):
   ``preset``, ``nan_policy``, ``retrain_length``; ``name`` of ``build_resnet``) -> "no_such_choice"
 
 Data: labels outside [0, num_classes), NaN/inf in float images, a missing data folder (here); a corrupt PNG and a
-non-image file in the data folder are in ``tests/test_cifar10.py``; every flag of ``scripts/train_cifar10.py``
-out of range in ``tests/test_train_cifar10.py`` (which also checks that nothing is left in ``--output-dir``).
+non-image file in the data folder are in ``tests/data/test_cifar10.py``; every flag of ``scripts/train_cifar10.py``
+out of range in ``tests/training/test_train_cifar10.py`` (which also checks that nothing is left in ``--output-dir``).
 Run ``PYTHONPATH=. python tests/test_bad_input_sweep.py`` to print every bad input tried and what it got.
 """
 import inspect
@@ -50,7 +50,7 @@ RULES = [  # (regular expression on the argument name, bad values); first match 
      r"|train_mode|preset|nan_policy|retrain_length", _CHOICE),
 ]
 #: Extra bad values for arguments whose name says nothing about their range.
-EXTRA = {"recipes.resnet.build_resnet": {"name": ("resnet19",)}}
+EXTRA = {"recipes.models.resnet.build_resnet": {"name": ("resnet19",)}}
 #: (target, argument) pairs a rule matches but that are not range arguments, with the reason.
 NOT_SWEPT = {
     ("SparseCategoricalCrossentropyWithSmoothing", "reduction"): "Keras' own argument",
@@ -131,14 +131,14 @@ def test_function_table_arguments_are_valid(dotted):
     fn = resolve(dotted)
     assert fn is not None, f"{dotted} is not importable: update tests/api_cases.py FUNCTIONS"
     if dotted.endswith(("build_resnet",)):
-        return  # built by tests/test_resnet.py; a ResNet build costs seconds
+        return  # built by tests/models/test_resnet.py; a ResNet build costs seconds
     fn(**function_kwargs(dotted))
 
 
 def test_sweep_covers_every_registered_object_with_range_arguments():
     """Every registered class whose constructor has an argument a rule knows appears in the sweep."""
     swept = {c.values[0] for c in CASES_ALL}
-    assert {"ElasticNet", "LinearDecay", "recipes.resnet.build_resnet"} <= swept
+    assert {"ElasticNet", "LinearDecay", "recipes.models.resnet.build_resnet"} <= swept
     for name, cls in registered_classes().items():
         if any(_bad_values(p, d.default) for p, d in _signature_params(cls).items()):
             assert name in swept, name
@@ -167,7 +167,7 @@ def test_labels_outside_classes_are_named(maker, labels, needle):
 
 @pytest.mark.parametrize("labels", [[0, 3], [-1, 1]])
 def test_smooth_labels_outside_classes_are_named(labels):
-    from recipes.noise_robustness import smooth_labels
+    from recipes.regularizers.noise_robustness import smooth_labels
 
     with pytest.raises(ValueError, match=r"y has label -?\d outside \[0, num_classes=3\)"):
         smooth_labels(np.array(labels), 0.1, num_classes=3)
@@ -185,7 +185,8 @@ def test_nan_images_are_named(maker, bad):
 
 
 def test_training_command_rejects_nan_and_bad_labels_before_writing(tmp_path, monkeypatch):
-    from recipes import cifar10, training
+    from recipes.data import cifar10
+    from recipes.training import engine as training
 
     out = tmp_path / "out"
     x = _images(20, np.float32, size=32)
@@ -200,7 +201,7 @@ def test_training_command_rejects_nan_and_bad_labels_before_writing(tmp_path, mo
 
 
 def test_missing_data_folder_is_named(tmp_path):
-    from recipes import cifar10
+    from recipes.data import cifar10
 
     with pytest.raises(FileNotFoundError, match="nowhere"):
         cifar10.load_cifar10(tmp_path / "nowhere")

@@ -15,20 +15,20 @@ import pytest
 
 JAX_TEST_FILES = [
     # regularizers and penalties
-    "tests/test_penalties.py", "tests/test_parameter_tying.py", "tests/test_noise_robustness.py",
+    "tests/regularizers/test_penalties.py", "tests/regularizers/test_parameter_tying.py", "tests/regularizers/test_noise_robustness.py",
     # optimizers and schedules
-    "tests/test_proximal_sgd.py", "tests/test_gradient_noise.py", "tests/test_sign_sgd.py", "tests/test_sophia.py",
-    "tests/test_schedules.py", "tests/test_gradient_clipping.py", "tests/test_warmup_schedule.py",
+    "tests/regularizers/test_proximal_sgd.py", "tests/optimization/test_gradient_noise.py", "tests/optimization/test_sign_sgd.py", "tests/optimization/test_sophia.py",
+    "tests/optimization/test_schedules.py", "tests/optimization/test_gradient_clipping.py", "tests/optimization/test_warmup_schedule.py",
     # layers
-    "tests/test_replicas.py", "tests/test_weight_norm.py", "tests/test_weight_standardization.py",
-    "tests/test_feature_scaling.py", "tests/test_normalization_reference.py", "tests/test_spec_augment.py",
-    "tests/test_direct_dropout.py", "tests/test_dropconnect.py", "tests/test_fast_dropout.py",
-    "tests/test_gaussian_dropout.py", "tests/test_structural_dropout.py", "tests/test_mc_dropout.py",
-    "tests/test_image_ops.py", "tests/test_mixing.py", "tests/test_randaugment.py", "tests/test_gpu_augment.py",
-    "tests/test_tta.py", "tests/test_weight_averaging.py",
+    "tests/analysis/test_replicas.py", "tests/normalization/test_weight_norm.py", "tests/normalization/test_weight_standardization.py",
+    "tests/normalization/test_feature_scaling.py", "tests/normalization/test_normalization_reference.py", "tests/augment/test_spec_augment.py",
+    "tests/dropout/test_direct_dropout.py", "tests/dropout/test_dropconnect.py", "tests/dropout/test_fast_dropout.py",
+    "tests/dropout/test_gaussian_dropout.py", "tests/dropout/test_structural_dropout.py", "tests/dropout/test_mc_dropout.py",
+    "tests/augment/test_image_ops.py", "tests/augment/test_mixing.py", "tests/augment/test_randaugment.py", "tests/augment/test_gpu_augment.py",
+    "tests/training/test_tta.py", "tests/optimization/test_weight_averaging.py",
     # callbacks
-    "tests/test_magnitude_pruning.py", "tests/test_early_stopping.py", "tests/test_batch_norm_statistics.py",
-    "tests/test_backup_and_restore.py",
+    "tests/callbacks/test_magnitude_pruning.py", "tests/callbacks/test_early_stopping.py", "tests/normalization/test_batch_norm_statistics.py",
+    "tests/callbacks/test_backup_and_restore.py",
     # every registered object saved and reloaded under JAX
     "tests/test_serialization_sweep.py",
 ]

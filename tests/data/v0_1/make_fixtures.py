@@ -33,24 +33,24 @@ def images(n, size=32, seed=0):
 def main():
     from augment import image_ops, mixing, randaugment
     from augment.spec_augment import SpecAugment
-    from recipes.dropconnect import DropConnectConv2D, DropConnectDense
-    from recipes.direct_dropout import DirectDropout
-    from recipes.fast_dropout import FastDropoutDense
-    from recipes.feature_scaling import MinMaxScaling, ZScoreNormalization
-    from recipes.gradient_noise import GradientNoise
-    from recipes.noise_robustness import SparseCategoricalCrossentropyWithSmoothing, WeightNoiseDense
-    from recipes.penalties import ElasticNet
-    from recipes.proximal_sgd import ProximalSGD
-    from recipes.replicas import build_replica_mlp
-    from recipes.resnet import build_resnet
-    from recipes.schedules import LinearDecay
-    from recipes.sign_sgd import Signum
-    from recipes.sophia import Sophia
-    from recipes.structural_dropout import StructuralDropout
-    from recipes.warmup_schedule import WarmupLinearDecay
-    from recipes.weight_norm import WeightNormalization, weight_norm_conv_factory
-    from recipes.weight_standardization import WSConv2D, ws_conv_factory
-    from recipes.airbench import build_airbench, patch_whitening_kernel
+    from recipes.dropout.dropconnect import DropConnectConv2D, DropConnectDense
+    from recipes.dropout.direct_dropout import DirectDropout
+    from recipes.dropout.fast_dropout import FastDropoutDense
+    from recipes.normalization.feature_scaling import MinMaxScaling, ZScoreNormalization
+    from recipes.optimization.gradient_noise import GradientNoise
+    from recipes.regularizers.noise_robustness import SparseCategoricalCrossentropyWithSmoothing, WeightNoiseDense
+    from recipes.regularizers.penalties import ElasticNet
+    from recipes.regularizers.proximal_sgd import ProximalSGD
+    from recipes.analysis.replicas import build_replica_mlp
+    from recipes.models.resnet import build_resnet
+    from recipes.optimization.schedules import LinearDecay
+    from recipes.optimization.sign_sgd import Signum
+    from recipes.optimization.sophia import Sophia
+    from recipes.dropout.structural_dropout import StructuralDropout
+    from recipes.optimization.warmup_schedule import WarmupLinearDecay
+    from recipes.normalization.weight_norm import WeightNormalization, weight_norm_conv_factory
+    from recipes.normalization.weight_standardization import WSConv2D, ws_conv_factory
+    from recipes.models.airbench import build_airbench, patch_whitening_kernel
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)

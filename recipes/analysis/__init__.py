@@ -1,0 +1,1 @@
+"""Analysis: the bias-variance decomposition and K replicas trained as one model."""

@@ -1,0 +1,59 @@
+"""Gaussian dropout, multiplicative ``δ ~ N(1, σ²)`` and additive ``δ ~ N(0, σ²)``, as the lecture writes them.
+
+Lecture, "Regularization – Dropout, some variations". Keras already implements both; this module
+only maps the lecture's σ (and keep-probability p) onto them and checks the arguments:
+
+* multiplicative: ``y_i = δ_i x_i``, ``δ_i ~ N(1, σ²)`` is ``keras.layers.GaussianDropout(rate)``,
+  whose noise has ``σ² = rate / (1 − rate)``, i.e. ``rate = σ² / (1 + σ²)``. Matching Bernoulli
+  inverted dropout with keep-probability p (``δ/p`` has mean 1, variance ``(1 − p)/p``) gives
+  ``σ² = (1 − p)/p`` — the same ``rate = 1 − p`` as ``keras.layers.Dropout``.
+* additive: ``y_i = x_i + δ_i``, ``δ_i ~ N(0, σ²)`` is ``keras.layers.GaussianNoise(stddev=σ)``.
+
+Both are identities at inference. ``E[y] = x`` in training; ``Var[y_i] = σ² x_i²``
+(multiplicative) or ``σ²`` (additive).
+"""
+import math
+import numbers
+
+import keras
+
+from recipes.dropout.rates import HIDDEN_RATE, check_rate, check_seed
+
+
+def _check_sigma(sigma):
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be a finite float >= 0, got {sigma!r}")
+    return float(sigma)
+
+
+def sigma_to_rate(sigma):
+    """Keras ``GaussianDropout`` rate for multiplicative noise std σ: ``rate = σ² / (1 + σ²)``."""
+    sigma = _check_sigma(sigma)
+    return sigma * sigma / (1.0 + sigma * sigma)
+
+
+def rate_to_sigma(rate):
+    """σ of ``GaussianDropout(rate)``: ``σ = sqrt(rate / (1 − rate)) = sqrt((1 − p)/p)``."""
+    rate = check_rate(rate, "rate")
+    return math.sqrt(rate / (1.0 - rate))
+
+
+def multiplicative_gaussian_dropout(sigma=None, rate=None, seed=None, **kwargs):
+    """Multiplicative Gaussian dropout ``y = δ ⊙ x``, ``δ_i ~ N(1, σ²)``.
+
+    Give either ``sigma`` (the lecture's parameter) or ``rate`` (= 1 − p, the Bernoulli dropout
+    with the same mean and variance). Default: ``rate = 0.5`` (hidden-layer p = 0.5, σ = 1).
+    Returns ``keras.layers.GaussianDropout`` (serializable as it is).
+    """
+    if sigma is not None and rate is not None:
+        raise ValueError("give sigma or rate, not both")
+    if sigma is None:
+        rate = check_rate(HIDDEN_RATE if rate is None else rate, "rate")
+    else:
+        rate = sigma_to_rate(sigma)
+    return keras.layers.GaussianDropout(rate, seed=check_seed(seed), **kwargs)
+
+
+def additive_gaussian_dropout(sigma, seed=None, **kwargs):
+    """Additive Gaussian noise ``y = x + δ``, ``δ_i ~ N(0, σ²)``: ``keras.layers.GaussianNoise(σ)``."""
+    return keras.layers.GaussianNoise(_check_sigma(sigma), seed=check_seed(seed), **kwargs)

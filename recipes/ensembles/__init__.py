@@ -1,0 +1,1 @@
+"""Ensembles: bagging, boosting (AdaBoost SAMME) and stacking."""

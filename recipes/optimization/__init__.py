@@ -1,0 +1,1 @@
+"""Optimization: learning-rate schedules, signSGD, Sophia, second-order methods, gradient noise and clipping, curriculum learning, weight averaging."""

@@ -1,0 +1,109 @@
+"""Second-order and quasi-Newton minimization of a small Keras model on the full batch.
+
+The lecture's "Approximate Second-Order Methods": with :math:`\\mathbf g = \\nabla_{\\boldsymbol\\theta}J` and
+:math:`\\mathbf H = \\nabla^2_{\\boldsymbol\\theta}J` at :math:`\\boldsymbol\\theta_0`, the quadratic model
+:math:`J(\\boldsymbol\\theta) \\approx J(\\boldsymbol\\theta_0) + (\\boldsymbol\\theta-\\boldsymbol\\theta_0)^T\\mathbf g
++ \\tfrac12(\\boldsymbol\\theta-\\boldsymbol\\theta_0)^T\\mathbf H(\\boldsymbol\\theta-\\boldsymbol\\theta_0)` is minimized by
+Newton's step :math:`\\boldsymbol\\theta^* = \\boldsymbol\\theta_0 - \\mathbf H^{-1}\\mathbf g`, or by the regularized
+step :math:`\\boldsymbol\\theta^* = \\boldsymbol\\theta_0 - (\\mathbf H + \\alpha\\mathbf I)^{-1}\\mathbf g`.
+CG (nonlinear conjugate gradients, Polak–Ribière), BFGS and L-BFGS avoid forming :math:`\\mathbf H`.
+
+``minimize(model, x, y, loss, method=...)`` works on the model's trainable weights flattened into one vector
+:math:`\\boldsymbol\\theta` (``recipes.optimization.model_autodiff.flat_weights``) and evaluates :math:`J` on the whole
+``(x, y)`` at once (full batch, ``training=False``, regularization losses included):
+
+* ``"newton"``: the regularized Newton iteration above (:math:`\\alpha` = ``damping``, unit step), with the
+  exact Hessian from autodiff (``recipes.optimization.model_autodiff.flat_hessian``: ``tape.jacobian`` on TensorFlow,
+  ``jax.hessian`` on JAX) — :math:`O(n^2)` memory, :math:`O(n^3)` per step: small models only;
+* ``"cg"``, ``"bfgs"``, ``"lbfgs"``: ``scipy.optimize.minimize`` with methods ``CG``, ``BFGS``, ``L-BFGS-B``
+  (no bounds), fed the exact loss and gradient.
+
+The model's weights are left at the solution. Computations are in the model's dtype (float32 by default), so
+gradient tolerances below about 1e-6 are not meaningful unless the model is float64.
+"""
+import numpy as np
+import scipy.linalg
+import scipy.optimize
+
+from recipes.optimization import model_autodiff
+
+METHODS = ("newton", "cg", "bfgs", "lbfgs")
+_SCIPY_METHOD = {"cg": "CG", "bfgs": "BFGS", "lbfgs": "L-BFGS-B"}
+
+
+def newton_step(hessian, gradient, damping=0.0):
+    """The lecture's regularized Newton update :math:`\\Delta\\boldsymbol\\theta = -(\\mathbf H + \\alpha\\mathbf I)^{-1}
+    \\mathbf g` (``damping`` = :math:`\\alpha \\ge 0`) for NumPy arrays ``hessian`` (n, n) and ``gradient`` (n,)."""
+    hessian = np.asarray(hessian, dtype=np.float64)
+    gradient = np.asarray(gradient, dtype=np.float64)
+    if hessian.ndim != 2 or hessian.shape[0] != hessian.shape[1] or hessian.shape[0] != gradient.size:
+        raise ValueError(f"hessian must be (n, n) with n = gradient.size = {gradient.size}, got {hessian.shape}")
+    if not damping >= 0:
+        raise ValueError(f"damping must be >= 0, got {damping}")
+    regularized = hessian + damping * np.eye(gradient.size)
+    try:
+        return -scipy.linalg.solve(regularized, gradient, assume_a="sym")
+    except np.linalg.LinAlgError:
+        return -np.linalg.lstsq(regularized, gradient, rcond=None)[0]
+
+
+def minimize(model, x, y, loss, method="lbfgs", max_iter=100, tol=1e-6, damping=0.0, callback=None):
+    """Minimize :math:`J(\\boldsymbol\\theta)` of ``model`` on the full batch ``(x, y)``.
+
+    Args:
+        model: a built Keras model (its trainable weights are optimized in place).
+        x, y: the whole training set (arrays).
+        loss: Keras loss name, instance or callable ``loss(y_true, y_pred)``.
+        method: ``"newton"`` (regularized Newton :math:`\\boldsymbol\\theta \\leftarrow \\boldsymbol\\theta -
+            (\\mathbf H+\\alpha\\mathbf I)^{-1}\\mathbf g`), ``"cg"``, ``"bfgs"`` or ``"lbfgs"``.
+        max_iter: maximum number of iterations (Newton steps or scipy iterations), >= 1.
+        tol: stop when :math:`\\|\\mathbf g\\|_\\infty \\le` ``tol`` (scipy's ``gtol``), > 0.
+        damping: :math:`\\alpha \\ge 0`, Newton only.
+        callback: optional ``callback(theta)`` called after each iteration.
+
+    Returns:
+        ``scipy.optimize.OptimizeResult`` with ``x`` (final :math:`\\boldsymbol\\theta`), ``fun``, ``jac``,
+        ``nit``, ``success``, ``message`` and ``method``.
+    """
+    if not isinstance(method, str) or method.lower() not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    method = method.lower()
+    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    if not tol > 0:
+        raise ValueError(f"tol must be > 0, got {tol}")
+    if not damping >= 0:
+        raise ValueError(f"damping must be >= 0, got {damping}")
+    if damping and method != "newton":
+        raise ValueError(f"damping applies to method='newton' only, got method={method!r}")
+    loss = model_autodiff.resolve_loss(loss)
+    if not model.built:
+        model(x[:1])
+    theta0 = model_autodiff.flat_weights(model)
+    if theta0.size == 0:
+        raise ValueError("model has no trainable weights")
+
+    fun = model_autodiff.make_flat_loss_and_gradient(model, loss, x, y)
+    if method == "newton":
+        theta = theta0
+        value, grad = fun(theta)
+        nit, success = 0, bool(np.max(np.abs(grad)) <= tol)
+        while not success and nit < max_iter:
+            hessian = model_autodiff.flat_hessian(model, loss, x, y)
+            theta = theta + newton_step(hessian, grad, damping)
+            value, grad = fun(theta)
+            nit += 1
+            success = bool(np.max(np.abs(grad)) <= tol)
+            if callback is not None:
+                callback(theta)
+        result = scipy.optimize.OptimizeResult(
+            x=theta, fun=value, jac=grad, nit=nit, success=success,
+            message="gradient norm below tol" if success else "max_iter reached")
+    else:
+        options = {"maxiter": int(max_iter), "gtol": float(tol)}
+        result = scipy.optimize.minimize(
+            fun, theta0, jac=True,
+            method=_SCIPY_METHOD[method], options=options, callback=callback)
+    model_autodiff.set_flat_weights(model, result.x)
+    result.method = method
+    return result

@@ -1,0 +1,295 @@
+"""Parameter norm penalties (L2, L1, elastic net) and decoupled weight decay.
+
+Lecture, "Regularization by parameter penalties":
+
+    J~(θ; X, y) = J(θ; X, y) + α Ω(θ),            Ω typically NOT applied to biases,
+
+    J_L2      = J + Σ_layers λ_layer Σ_{weights \\ bias} ‖w‖₂²
+    J_L1      = J + λ Σ_{weights \\ bias} ‖w‖₁
+    J_Elastic = J + λ ( α Σ ‖w‖₂² + (1 − α) Σ ‖w‖₁ )          (Zou and Hastie)
+
+Conventions used in this module (they are Keras' conventions):
+
+* ``λ`` (``strength``) multiplies the *unhalved* squared norm: the L2 term is ``λ Σ w²``, its gradient
+  ``2 λ w``. The lecture's analysis writes the L2 term as ``(α/2) ‖w‖²`` (gradient ``α w``); the two
+  are the same when ``α = 2 λ``. :mod:`recipes.regularizers.closed_forms` uses the lecture's ``α/2`` form.
+* In the elastic net ``α ∈ [0, 1]`` is the *mixing* weight of the L2 part (``α = 1``: pure L2,
+  ``α = 0``: pure L1), exactly as on the lecture's elastic-net slide.
+
+Two ways to shrink weights, side by side:
+
+1. **Coupled penalty** (this module's regularizers, :func:`apply_penalty`): ``λ Ω(w)`` is added to
+   the loss, so its gradient ``2 λ w`` (L2) goes through the optimizer together with ``∇J`` —
+   Adam/RMSProp rescale it per coordinate like any other gradient.
+2. **Decoupled weight decay** (:func:`decoupled_weight_decay_optimizer`): the optimizer shrinks
+   ``w ← w − ε·d·w`` directly, outside the gradient (Keras' ``weight_decay`` argument; Loshchilov and
+   Hutter's AdamW). For plain SGD without momentum the two are the same update when ``d = 2 λ``:
+   ``w ← w − ε(∇J + 2 λ w) = (1 − 2 λ ε) w − ε ∇J`` (the lecture's ``(1 − αε) w − ε ∇J``); with
+   momentum or adaptive optimizers they differ.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import re
+
+import keras
+
+__all__ = [
+    "ElasticNet",
+    "make_penalty",
+    "apply_penalty",
+    "penalized_variables",
+    "decoupled_weight_decay_optimizer",
+    "KERNEL_ATTRIBUTES",
+    "DEFAULT_WEIGHT_DECAY_EXCLUDES",
+]
+
+# weight attribute -> regularizer attribute, per kind of weight
+KERNEL_ATTRIBUTES = {
+    "kernel": "kernel_regularizer",  # Dense, Conv*, EinsumDense, RNN cells
+    "depthwise_kernel": "depthwise_regularizer",  # DepthwiseConv, SeparableConv
+    "pointwise_kernel": "pointwise_regularizer",  # SeparableConv
+    "recurrent_kernel": "recurrent_regularizer",  # SimpleRNN/GRU/LSTM cells
+}
+_BIAS_ATTRIBUTES = {"bias": "bias_regularizer"}
+_NORM_ATTRIBUTES = {"gamma": "gamma_regularizer", "beta": "beta_regularizer"}
+_EMBEDDING_ATTRIBUTES = {"embeddings": "embeddings_regularizer"}
+_KINDS = {
+    "kernel": KERNEL_ATTRIBUTES,
+    "bias": _BIAS_ATTRIBUTES,
+    "norm": _NORM_ATTRIBUTES,
+    "embedding": _EMBEDDING_ATTRIBUTES,
+}
+
+#: Variable-name patterns that decoupled weight decay skips by default: biases and the γ/β of
+#: batch/layer/group normalization (Keras names them ``bias``, ``gamma``, ``beta``).
+DEFAULT_WEIGHT_DECAY_EXCLUDES = ("bias", "gamma", "beta")
+
+
+def _check_strength(value, name="strength"):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a non-negative real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+def _check_alpha(alpha):
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
+        raise TypeError(f"alpha must be a real number in [0, 1], got {alpha!r}")
+    alpha = float(alpha)
+    if not (0.0 <= alpha <= 1.0):
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    return alpha
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class ElasticNet(keras.regularizers.L1L2):
+    """Elastic-net penalty ``Ω(w) = λ (α ‖w‖₂² + (1 − α) ‖w‖₁)`` (lecture's elastic-net slide).
+
+    This is :class:`keras.regularizers.L1L2` with ``l2 = λ α`` and ``l1 = λ (1 − α)``; only the
+    parameterization (and the config) differs, the value is computed by Keras.
+
+    Args:
+        strength: ``λ ≥ 0``, overall penalty strength.
+        alpha: ``α ∈ [0, 1]``, weight of the squared-L2 part (1: ridge, 0: lasso).
+    """
+
+    def __init__(self, strength=0.01, alpha=0.5):
+        strength = _check_strength(strength)
+        alpha = _check_alpha(alpha)
+        super().__init__(l1=strength * (1.0 - alpha), l2=strength * alpha)
+        self.strength = strength
+        self.alpha = alpha
+
+    def get_config(self):
+        return {"strength": self.strength, "alpha": self.alpha}
+
+
+def make_penalty(kind, strength, alpha=0.5):
+    """Return the Keras regularizer for ``λ Ω(w)``.
+
+    ``kind="l2"``: ``λ ‖w‖₂²`` (:class:`keras.regularizers.L2`); ``"l1"``: ``λ ‖w‖₁``
+    (:class:`keras.regularizers.L1`); ``"elastic_net"``: ``λ (α ‖w‖₂² + (1 − α) ‖w‖₁)``
+    (:class:`ElasticNet`). Returns ``None`` when ``λ = 0`` (no penalty at all).
+    """
+    strength = _check_strength(strength)
+    if not isinstance(kind, str) or kind.lower() not in ("l2", "l1", "elastic_net"):
+        raise ValueError(f"kind must be one of 'l2', 'l1', 'elastic_net', got {kind!r}")
+    kind = kind.lower()
+    if kind == "elastic_net":
+        alpha = _check_alpha(alpha)
+    if strength == 0.0:
+        return None
+    if kind == "l2":
+        return keras.regularizers.L2(strength)
+    if kind == "l1":
+        return keras.regularizers.L1(strength)
+    return ElasticNet(strength, alpha)
+
+
+def _all_layers(model):
+    """Every layer under ``model`` (nested models, layers that own sub-layers, RNN cells)."""
+    if hasattr(model, "_flatten_layers"):
+        return list(model._flatten_layers(include_self=False, recursive=True))
+    out = []
+    for layer in getattr(model, "layers", []):  # pragma: no cover - fallback for odd objects
+        out.append(layer)
+        out.extend(_all_layers(layer))
+    return out
+
+
+def _read_only(layer, attr):
+    prop = getattr(type(layer), attr, None)
+    return isinstance(prop, property) and prop.fset is None
+
+
+def _resolve_strength(strength, layer):
+    if callable(strength) and not isinstance(strength, numbers.Real):
+        value = strength(layer)
+        if value is None:
+            return 0.0
+        return _check_strength(value, name=f"strength({layer.name!r})")
+    if isinstance(strength, dict):
+        return _check_strength(strength.get(layer.name, 0.0), name=f"strength[{layer.name!r}]")
+    return _check_strength(strength)
+
+
+def apply_penalty(model, strength, kind="l2", alpha=0.5, include=("kernel",), overwrite=True):
+    """Attach ``λ_layer Ω(w)`` to the weights of an existing (built or unbuilt) model.
+
+    Implements the lecture's ``J~ = J + Σ_layers λ_layer Σ_{weights \\ bias} Ω(w)``, with
+    ``Ω = ‖w‖₂²`` (``kind="l2"``), ``‖w‖₁`` (``"l1"``) or ``α‖w‖₂² + (1 − α)‖w‖₁``
+    (``"elastic_net"``).
+
+    By default only *kernels* are penalized (``kernel``, ``depthwise_kernel``, ``pointwise_kernel``,
+    ``recurrent_kernel``): never biases, batch/layer-norm ``γ``/``β`` or embeddings, unless
+    ``include`` names them (``"bias"``, ``"norm"``, ``"embedding"``).
+
+    For each chosen weight, the regularizer is set both on the layer attribute
+    (``layer.kernel_regularizer``, so it is saved in the layer's config and used if the layer is
+    built later) and on the already-created variable (``variable.regularizer``, which is what Keras 3
+    reads to build ``model.losses``; setting the layer attribute alone after ``build`` does nothing).
+
+    Args:
+        model: a Keras model (or layer); nested models and sub-layers are visited.
+        strength: ``λ ≥ 0`` as a number (same for every layer), a dict ``{layer name: λ}`` (layers
+            not named get no penalty; unknown names raise), or a callable ``layer -> λ or None``.
+        kind: ``"l2"``, ``"l1"`` or ``"elastic_net"``.
+        alpha: elastic-net mixing weight ``α ∈ [0, 1]`` (only used by ``"elastic_net"``).
+        include: kinds of weights to penalize, a subset of ``("kernel", "bias", "norm", "embedding")``.
+        overwrite: replace regularizers already present (``True``) or keep them (``False``).
+
+    Returns:
+        list of ``(variable path, regularizer)`` that were attached, in layer order.
+    """
+    if not isinstance(kind, str) or kind.lower() not in ("l2", "l1", "elastic_net"):
+        raise ValueError(f"kind must be one of 'l2', 'l1', 'elastic_net', got {kind!r}")
+    if kind.lower() == "elastic_net":
+        _check_alpha(alpha)
+    if isinstance(include, str):
+        include = (include,)
+    bad = [k for k in include if k not in _KINDS]
+    if bad or not include:
+        raise ValueError(f"include must be a non-empty subset of {sorted(_KINDS)}, got {include!r}")
+    if not (callable(strength) or isinstance(strength, dict)):
+        _check_strength(strength)
+    layers = _all_layers(model)
+    if isinstance(strength, dict):
+        names = {layer.name for layer in layers}
+        unknown = sorted(set(strength) - names)
+        if unknown:
+            raise ValueError(f"strength names layers that are not in the model: {unknown}")
+
+    attributes = {}
+    for k in include:
+        attributes.update(_KINDS[k])
+
+    attached = []
+    for layer in layers:
+        lam = _resolve_strength(strength, layer)
+        if lam == 0.0:
+            continue
+        for weight_attr, reg_attr in attributes.items():
+            if not hasattr(layer, reg_attr) or _read_only(layer, reg_attr):
+                continue  # e.g. keras.layers.LSTM exposes its cell's regularizers read-only
+            # Only layers that own this weight (or will create it at build time).
+            variable = getattr(layer, weight_attr, None) if layer.built else None
+            if layer.built and not isinstance(variable, keras.Variable):
+                continue
+            if not overwrite and getattr(layer, reg_attr, None) is not None:
+                continue
+            reg = make_penalty(kind, lam, alpha)
+            setattr(layer, reg_attr, reg)
+            if variable is not None:
+                variable.regularizer = reg
+                attached.append((variable.path, reg))
+            else:
+                attached.append((f"{layer.name}/{weight_attr} (unbuilt)", reg))
+    return attached
+
+
+def penalized_variables(model):
+    """``{variable path: regularizer}`` for every trainable variable that carries a penalty."""
+    return {
+        v.path: v.regularizer
+        for v in model.trainable_variables
+        if getattr(v, "regularizer", None) is not None
+    }
+
+
+def decoupled_weight_decay_optimizer(
+    name="adamw",
+    learning_rate=1e-3,
+    weight_decay=1e-4,
+    exclude_names=DEFAULT_WEIGHT_DECAY_EXCLUDES,
+    exclude_variables=None,
+    **kwargs,
+):
+    """A Keras optimizer with *decoupled* weight decay ``w ← w − ε d w`` (biases and norms excluded).
+
+    The decay is applied by the optimizer before its gradient step, outside the loss (Loshchilov and
+    Hutter, "Decoupled Weight Decay Regularization"): Keras' ``weight_decay`` argument, multiplied by
+    the current learning rate ``ε``. Compare with the *coupled* penalty of :func:`apply_penalty`,
+    whose gradient ``2 λ w`` is rescaled by Adam's per-coordinate step size; for SGD without momentum,
+    ``weight_decay = 2 λ`` gives exactly the update of an L2 penalty ``λ‖w‖²``.
+
+    Args:
+        name: a Keras optimizer identifier (``"adamw"``, ``"sgd"``, ``"adam"``, ``"rmsprop"``, ...);
+            any Keras 3 optimizer accepts ``weight_decay``.
+        learning_rate: ``ε`` (float or a ``LearningRateSchedule``).
+        weight_decay: ``d ≥ 0``.
+        exclude_names: regular-expression fragments; a variable whose *name* (``"bias"``,
+            ``"gamma"``, ``"beta"``, ``"embeddings"``, ...) matches any of them is not decayed.
+        exclude_variables: explicit variables not to decay.
+        **kwargs: passed to the optimizer (``momentum``, ``nesterov``, ``beta_1``, ...).
+
+    Note: Keras does not save the exclusion list in the optimizer config; after
+    ``keras.models.load_model`` call ``optimizer.exclude_from_weight_decay(...)`` again (before the
+    first step) if training continues.
+    """
+    weight_decay = _check_strength(weight_decay, name="weight_decay")
+    if isinstance(learning_rate, numbers.Real) and not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a finite number > 0 (or a schedule), got {learning_rate}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a Keras optimizer name, got {name!r}")
+    if isinstance(exclude_names, str):
+        exclude_names = (exclude_names,)
+    for pattern in exclude_names or ():
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as e:
+            raise ValueError(f"exclude_names contains an invalid pattern {pattern!r}: {e}") from None
+    config = {"class_name": name, "config": dict(learning_rate=learning_rate, weight_decay=weight_decay, **kwargs)}
+    try:
+        optimizer = keras.optimizers.get(config)
+    except ValueError as e:
+        raise ValueError(f"name must be a Keras optimizer name, got {name!r} ({e})") from None
+    if exclude_names or exclude_variables:
+        optimizer.exclude_from_weight_decay(
+            var_list=list(exclude_variables) if exclude_variables else None,
+            var_names=list(exclude_names) if exclude_names else None,
+        )
+    return optimizer

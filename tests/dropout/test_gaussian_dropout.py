@@ -1,0 +1,48 @@
+import keras
+import numpy as np
+import pytest
+
+from tests.dropout_testing import assert_mean_var, assert_seed_reproducible
+from recipes.dropout.gaussian_dropout import (additive_gaussian_dropout, multiplicative_gaussian_dropout, rate_to_sigma,
+                                      sigma_to_rate)
+
+X = np.tile(np.array([[1.0, -2.0, 0.5]], "float32"), (20000, 1))  # 20,000 draws of one example
+
+
+@pytest.mark.parametrize("sigma", [0.5, 1.0])
+def test_multiplicative_moments(sigma):
+    layer = multiplicative_gaussian_dropout(sigma=sigma, seed=1)
+    assert isinstance(layer, keras.layers.GaussianDropout)
+    y = np.asarray(layer(X, training=True))
+    assert_mean_var(y, X[0], sigma**2 * X[0] ** 2)  # δ ~ N(1, σ²): E = x, Var = σ²x²
+    np.testing.assert_array_equal(np.asarray(layer(X[:3])), X[:3])  # identity at inference
+
+
+def test_multiplicative_from_rate_matches_bernoulli_variance():
+    rate = 0.2  # p = 0.8: inverted Bernoulli dropout has Var[δ/p] = (1−p)/p = 0.25
+    layer = multiplicative_gaussian_dropout(rate=rate, seed=2)
+    y = np.asarray(layer(X, training=True))
+    assert_mean_var(y, X[0], 0.25 * X[0] ** 2)
+    assert rate_to_sigma(rate) == pytest.approx(0.5) and sigma_to_rate(0.5) == pytest.approx(0.2)
+    assert multiplicative_gaussian_dropout().rate == 0.5  # hidden-layer default p = 0.5, σ = 1
+
+
+def test_additive_moments():
+    layer = additive_gaussian_dropout(0.7, seed=3)
+    y = np.asarray(layer(X, training=True))
+    assert_mean_var(y, X[0], 0.49)  # δ ~ N(0, σ²): E = x, Var = σ²
+    np.testing.assert_array_equal(np.asarray(layer(X[:3])), X[:3])
+
+
+def test_validation_and_seed():
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="rate"):
+            multiplicative_gaussian_dropout(rate=bad)
+    with pytest.raises(ValueError, match="sigma"):
+        multiplicative_gaussian_dropout(sigma=-1.0)
+    with pytest.raises(ValueError, match="sigma"):
+        additive_gaussian_dropout(float("inf"))
+    with pytest.raises(ValueError):
+        multiplicative_gaussian_dropout(sigma=1.0, rate=0.5)
+    assert_seed_reproducible(lambda s: multiplicative_gaussian_dropout(sigma=1.0, seed=s), X[:20])
+    assert_seed_reproducible(lambda s: additive_gaussian_dropout(1.0, seed=s), X[:20])

@@ -1,0 +1,97 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from recipes.ensembles.boosting import AdaBoostSAMME, samme_update
+
+Y = np.array([0, 1, 2, 0])  # 4 examples, K = 3 classes
+
+
+def test_samme_update_scripted_case():
+    # round 1: learner misses example 3 only → err = 1/4, α = log(3) + log(2) = log 6
+    w, alpha, err = samme_update(np.full(4, 0.25), np.array([0, 0, 0, 1], bool), num_classes=3)
+    assert err == pytest.approx(0.25) and alpha == pytest.approx(math.log(6))
+    np.testing.assert_allclose(w, np.array([1, 1, 1, 6]) / 9)  # missed weight × e^α = × 6
+    # round 2: misses examples 0 and 1 → err = 2/9, α = log(3.5) + log 2 = log 7
+    w, alpha, err = samme_update(w, np.array([1, 1, 0, 0], bool), num_classes=3)
+    assert err == pytest.approx(2 / 9) and alpha == pytest.approx(math.log(7))
+    np.testing.assert_allclose(w, np.array([7, 7, 1, 6]) / 21)
+    # learning rate scales α
+    _, a_half, _ = samme_update(np.full(4, 0.25), np.array([0, 0, 0, 1], bool), 3, learning_rate=0.5)
+    assert a_half == pytest.approx(0.5 * math.log(6))
+    with pytest.raises(ValueError, match="err"):
+        samme_update(np.full(4, 0.25), np.array([1, 1, 1, 0], bool), 3)  # err = 3/4 ≥ 1 − 1/K
+
+
+class ScriptedLearner:
+    """A weak learner whose training predictions are scripted; it records the sample_weight it got."""
+
+    def __init__(self, predictions):
+        self.predictions = np.asarray(predictions)
+        self.sample_weight = None
+
+    def fit(self, x, y, sample_weight=None, **kwargs):
+        self.sample_weight = np.asarray(sample_weight)
+
+    def predict(self, x, batch_size=None, verbose=0):
+        return np.eye(3)[self.predictions[: len(x)]]
+
+
+def test_adaboost_passes_samme_weights_to_sample_weight():
+    scripts = [[0, 1, 2, 2], [1, 0, 2, 0], [0, 1, 1, 0]]  # miss {3}, {0, 1}, {2}
+    learners = [ScriptedLearner(s) for s in scripts]
+    boost = AdaBoostSAMME(lambda m: learners[m], num_classes=3, num_rounds=3).fit(np.zeros((4, 1)), Y)
+    # Keras sample_weight = N · w (mean 1)
+    np.testing.assert_allclose(learners[0].sample_weight, np.ones(4))
+    np.testing.assert_allclose(learners[1].sample_weight, 4 * np.array([1, 1, 1, 6]) / 9, rtol=1e-6)
+    np.testing.assert_allclose(learners[2].sample_weight, 4 * np.array([7, 7, 1, 6]) / 21, rtol=1e-6)
+    # round 3: err = 1/21 → α = log(20) + log(2) = log 40
+    np.testing.assert_allclose(boost.alphas, [math.log(6), math.log(7), math.log(40)])
+    # vote: example 3 gets class 0 from learners 2 and 3 (log 7 + log 40) > class 2 from learner 1 (log 6)
+    scores = boost.decision_function(np.zeros((4, 1)))
+    np.testing.assert_allclose(scores[3], [math.log(7) + math.log(40), 0, math.log(6)])
+    np.testing.assert_array_equal(boost.predict(np.zeros((4, 1))), Y)
+    res = boost.evaluate(np.zeros((4, 1)), Y)
+    assert res["member_accuracy"] == [0.75, 0.5, 0.75] and res["ensemble_accuracy"] == 1.0
+
+
+def test_stops_on_perfect_or_chance_learner():
+    boost = AdaBoostSAMME(lambda m: ScriptedLearner(Y), num_classes=3, num_rounds=5).fit(np.zeros((4, 1)), Y)
+    assert len(boost.learners) == 1 and boost.alphas == [1.0]
+    scripts = [[0, 1, 2, 2], [1, 2, 0, 1]]  # the second misses everything
+    boost = AdaBoostSAMME(lambda m: ScriptedLearner(scripts[m]), num_classes=3, num_rounds=2).fit(np.zeros((4, 1)), Y)
+    assert len(boost.learners) == 1
+    with pytest.raises(ValueError, match="chance"):
+        AdaBoostSAMME(lambda m: ScriptedLearner([1, 2, 0, 1]), num_classes=3).fit(np.zeros((4, 1)), Y)
+    with pytest.raises(ValueError, match="num_classes"):
+        AdaBoostSAMME(lambda m: None, num_classes=1)
+
+
+def test_keras_weak_learners_are_trained_with_the_samme_weights():
+    """Real Keras learners: round 2 is fitted with sample_weight = N·w from round 1's misses, and it
+    is then better than chance *under those weights* while making different mistakes."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(400, 2)).astype("float32")
+    y = (np.abs(x[:, 0] + x[:, 1]) < 0.6).astype("int64")  # a band: no linear classifier solves it
+    fitted = []
+
+    def weak(m):
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+        model.compile(keras.optimizers.Adam(0.1), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        fitted.append(model)
+        return model
+
+    boost = AdaBoostSAMME(weak, num_classes=2, num_rounds=2, seed=0).fit(x, y, epochs=3, batch_size=50)
+    assert len(boost.learners) == 2
+    miss1 = np.argmax(np.asarray(fitted[0].predict(x, verbose=0)), -1) != y
+    w1 = np.full(400, 1 / 400)
+    w2, alpha1, err1 = samme_update(w1, miss1, 2)
+    assert alpha1 == pytest.approx(boost.alphas[0]) and err1 == pytest.approx(boost.errors[0])
+    np.testing.assert_allclose(boost.weight_history[1], w2)
+    miss2 = np.argmax(np.asarray(fitted[1].predict(x, verbose=0)), -1) != y
+    assert np.sum(w2[miss2]) < 0.5  # better than chance on the reweighted problem
+    assert np.any(miss1 != miss2)
+    res = boost.evaluate(x, y)
+    assert res["ensemble_accuracy"] >= res["member_accuracy"][0]

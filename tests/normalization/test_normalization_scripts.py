@@ -1,0 +1,63 @@
+"""Smoke tests of scripts/bn_running_vs_population.py and scripts/bench_normalization.py (tiny settings)."""
+import csv
+import importlib.util
+
+import pytest
+
+
+def _load(repo_root, name):
+    spec = importlib.util.spec_from_file_location(name, repo_root / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bn_demo_table_shows_the_running_average_lag(repo_root, tmp_path, capsys):
+    demo = _load(repo_root, "bn_running_vs_population")
+    rows = demo.main(["--batch-sizes", "4", "--steps", "5", "--train-limit", "64", "--test-limit", "32",
+                      "--output-dir", str(tmp_path)])
+    assert len(rows) == 1
+    # After 5 steps the running mean still carries weight 0.99^5 = 0.95 on its initial 0: it is several
+    # population standard deviations away from the population mean of the un-normalized conv outputs.
+    assert rows[0]["mean_gap"] > 0.5
+    assert rows[0]["unbiasing_factor"] == 0.75
+    with open(tmp_path / "bn_running_vs_population.csv") as f:
+        assert len(list(csv.DictReader(f))) == 1
+    assert "acc_population" in capsys.readouterr().out
+
+
+def test_bn_demo_rejects_bad_arguments(repo_root):
+    demo = _load(repo_root, "bn_running_vs_population")
+    with pytest.raises(SystemExit):
+        demo.main(["--batch-sizes", "1"])
+    with pytest.raises(SystemExit):
+        demo.main(["--steps", "x"])
+
+
+def test_bench_variants_use_the_right_layers(repo_root):
+    import keras
+    from recipes.normalization.weight_norm import WeightNormalization
+    from recipes.normalization.weight_standardization import WSConv2D
+    bench = _load(repo_root, "bench_train_step")
+
+    def kinds(model):
+        return {type(l).__name__ for l in model.layers}
+
+    wn = bench.VARIANTS["weight_norm"]("resnet20", None)
+    assert sum(isinstance(l, WeightNormalization) for l in wn.layers) == 21
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in wn.layers)
+    wn_bn = bench.VARIANTS["weight_norm_bn"]("resnet20", None)
+    assert {"WeightNormalization", "BatchNormalization"} <= kinds(wn_bn)
+    ws = bench.VARIANTS["ws_gn"]("resnet20", None)
+    assert sum(isinstance(l, WSConv2D) for l in ws.layers) == 21 and "GroupNormalization" in kinds(ws)
+    assert "BatchNormalization" not in kinds(ws)
+    assert {"Conv2D", "GroupNormalization"} <= kinds(bench.VARIANTS["group_norm"]("resnet20", None))
+
+
+def test_interleaved_bench_rejects_bad_flags(repo_root):
+    # A real run builds and compiles two ResNet-20s (~10 s even at batch 2): measured by hand, not here.
+    bench = _load(repo_root, "bench_train_step_interleaved")
+    with pytest.raises(SystemExit):
+        bench.main(["--variants", "plain,nope"])
+    with pytest.raises(SystemExit):
+        bench.main(["--steps", "0"])

@@ -1,0 +1,113 @@
+"""recipes.regularizers.noise_robustness: label smoothing (lecture's vector, one-hot and integer), the smoothed
+sparse cross-entropy vs NumPy, weight-noise and input-noise statistics, serialization."""
+import numpy as np
+import pytest
+
+import keras
+
+from recipes.regularizers.noise_robustness import (
+    SparseCategoricalCrossentropyWithSmoothing,
+    WeightNoiseDense,
+    smooth_labels,
+    with_input_noise,
+)
+
+
+def _np(t):
+    return keras.ops.convert_to_numpy(t)
+
+
+def test_label_smoothing_gives_lecture_vector_for_one_hot_and_integer_labels():
+    # Lecture: [0, 1, 0] → [0.01, 0.98, 0.01]; y~ = (1 − ε)y + ε/K with ε = 0.03, K = 3.
+    np.testing.assert_allclose(_np(smooth_labels(np.array([[0.0, 1.0, 0.0]]), 0.03)), [[0.01, 0.98, 0.01]], atol=1e-7)
+    np.testing.assert_allclose(_np(smooth_labels(np.array([1]), 0.03, num_classes=3)), [[0.01, 0.98, 0.01]], atol=1e-7)
+    y = np.array([0, 2, 1, 2])
+    s = _np(smooth_labels(y, 0.2, num_classes=4))
+    np.testing.assert_allclose(s.sum(axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(s[np.arange(4), y], 0.8 + 0.05, atol=1e-7)
+    # matches Keras' own parameterization in CategoricalCrossentropy(label_smoothing=ε)
+    logits = np.random.default_rng(0).normal(size=(4, 4)).astype("float32")
+    onehot = np.eye(4, dtype="float32")[y]
+    keras_ce = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)(onehot, logits)
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    np.testing.assert_allclose(float(keras_ce), -(s * logp).sum(1).mean(), rtol=1e-5)
+
+
+def test_sparse_smoothed_cross_entropy_matches_numpy():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(6, 5)).astype("float32")
+    y = rng.integers(0, 5, size=6)
+    eps = 0.1
+    smoothed = (1 - eps) * np.eye(5)[y] + eps / 5
+    logp = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+    ref = -(smoothed * logp).sum(1).mean()
+    loss = SparseCategoricalCrossentropyWithSmoothing(eps, from_logits=True)
+    np.testing.assert_allclose(float(loss(y, logits)), ref, rtol=1e-5)
+    np.testing.assert_allclose(float(loss(y[:, None], logits)), ref, rtol=1e-5)  # (N, 1) labels
+    probs = np.exp(logp)
+    np.testing.assert_allclose(float(SparseCategoricalCrossentropyWithSmoothing(eps)(y, probs)), ref, rtol=1e-4)
+    # ε = 0 is Keras' sparse cross-entropy
+    np.testing.assert_allclose(
+        float(SparseCategoricalCrossentropyWithSmoothing(0.0, from_logits=True)(y, logits)),
+        float(keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, logits)),
+        rtol=1e-5,
+    )
+
+
+def test_weight_noise_statistics_and_inference_is_clean():
+    sigma = 0.1
+    layer = WeightNoiseDense(400, stddev=sigma, seed=3, use_bias=True, bias_initializer="ones")
+    x = np.array([[1.0, -2.0, 0.5]], dtype="float32")
+    clean = _np(layer(x))
+    np.testing.assert_array_equal(_np(layer(x, training=False)), clean)
+    k, b = _np(layer.kernel), _np(layer.bias)
+    np.testing.assert_allclose(clean, x @ k + b, rtol=1e-5)
+    noisy = np.concatenate([_np(layer(x, training=True)) - clean for _ in range(5)], axis=1).ravel()
+    # x(W + η) − xW = xη ~ N(0, σ²‖x‖²) per unit: 2000 samples. Mean: |m| < 4·σ‖x‖/√2000.
+    # Variance: standard error √(2/n) ≈ 3.2 %, tolerance 12 % (≈ 4 standard errors).
+    s2 = sigma**2 * float(np.sum(x**2))
+    assert abs(noisy.mean()) < 4 * np.sqrt(s2 / noisy.size)
+    assert abs(noisy.var() / s2 - 1) < 0.12
+
+
+def test_input_noise_statistics():
+    base = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)])
+    noisy_model = with_input_noise(base, stddev=0.5, seed=1)
+    x = np.tile(np.array([[0.2, -0.1, 0.3]], "float32"), (4000, 1))
+    np.testing.assert_array_equal(_np(noisy_model(x, training=False)), _np(base(x)))
+    out = _np(noisy_model(x, training=True))[:, 0] - _np(base(x))[:, 0]
+    # w·ε with w = 1 ∈ R³: Var = σ²‖w‖² = 0.75; 4000 samples ⇒ standard error 2.2 %, tolerance 10 %.
+    assert abs(out.var() / 0.75 - 1) < 0.10
+    assert noisy_model.layers[1].__class__ is keras.layers.GaussianNoise
+
+
+def test_round_trip(tmp_path):
+    inp = keras.Input((4,))
+    h = WeightNoiseDense(8, stddev=0.05, seed=1, activation="relu", name="noisy")(inp)
+    out = keras.layers.Dense(3)(h)
+    model = keras.Model(inp, out)
+    model.compile(optimizer="adam", loss=SparseCategoricalCrossentropyWithSmoothing(0.1, from_logits=True))
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    y = np.random.default_rng(1).integers(0, 3, size=16)
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "n.keras")
+    loaded = keras.models.load_model(tmp_path / "n.keras")
+    np.testing.assert_array_equal(_np(model(x)), _np(loaded(x)))
+    assert loaded.get_layer("noisy").stddev == 0.05
+    assert isinstance(loaded.loss, SparseCategoricalCrossentropyWithSmoothing) and loaded.loss.epsilon == 0.1
+
+
+def test_bad_arguments_name_the_argument():
+    with pytest.raises(ValueError, match="epsilon"):
+        smooth_labels(np.eye(3), 1.5)
+    with pytest.raises(ValueError, match="num_classes"):
+        smooth_labels(np.array([0, 1]), 0.1)
+    with pytest.raises(ValueError, match="num_classes"):
+        smooth_labels(np.eye(3), 0.1, num_classes=4)
+    with pytest.raises(ValueError, match="epsilon"):
+        SparseCategoricalCrossentropyWithSmoothing(-0.1)
+    with pytest.raises(ValueError, match="stddev"):
+        WeightNoiseDense(3, stddev=-1.0)
+    base = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="stddev"):
+        with_input_noise(base, -0.5)
