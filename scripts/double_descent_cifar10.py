@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from recipes import cifar10  # noqa: E402
+from recipes.data import cifar10  # noqa: E402
 from recipes.analysis.bias_variance import decompose, estimate_bias_variance, predict_batched  # noqa: E402
 from recipes.models.resnet import MODEL_NAMES, build_resnet  # noqa: E402
 from recipes.optimization.schedules import LinearDecay  # noqa: E402

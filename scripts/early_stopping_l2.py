@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from recipes import early_stopping_l2 as el  # noqa: E402
+from recipes.early_stopping import l2_equivalence as el  # noqa: E402
 
 
 def main(argv=None):

@@ -31,7 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import keras  # noqa: E402
 
-from recipes import model_autodiff  # noqa: E402
+from recipes.optimization import model_autodiff  # noqa: E402
 
 
 def matrix_power_norms(radius, steps, dim=8, seed=0):

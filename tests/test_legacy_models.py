@@ -1,6 +1,6 @@
 """Models saved by keras-recipes 0.1.0 (before the chapter layout) load with today's code and predict identically.
 
-The fixtures in ``tests/data/v0_1`` were written by ``tests/data/v0_1/make_fixtures.py`` at commit fb670c1: every
+The fixtures in ``tests/fixtures/v0_1`` were written by ``tests/fixtures/v0_1/make_fixtures.py`` at commit fb670c1: every
 custom layer, regularizer, optimizer, schedule and loss of 0.1, the two training commands' ``model.keras``, each
 with the inputs and the predictions 0.1 computed for them. Loading goes through ``recipes.load_model`` and through
 plain ``keras.models.load_model`` in a fresh process after ``recipes.register_all()`` (which must find the objects
@@ -17,7 +17,7 @@ import pytest
 
 import recipes
 
-HERE = pathlib.Path(__file__).resolve().parent / "data" / "v0_1"
+HERE = pathlib.Path(__file__).resolve().parent / "fixtures" / "v0_1"
 NAMES = sorted(p.stem for p in HERE.glob("*.keras"))
 
 

@@ -15,6 +15,7 @@ The lecture's experiments train on a training set X, keep a validation set aside
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,6 +23,8 @@ import pathlib
 import socket
 
 import numpy as np
+
+from recipes.data.locations import DataUnavailableError, default_cache_dir, resolve_data_dir
 
 CLASS_NAMES = (
     "airplane", "automobile", "bird", "cat", "deer",
@@ -35,13 +38,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 _TFDS_SOURCE_HOST = ("www.cs.toronto.edu", 443)
 
 
-class DataUnavailableError(RuntimeError):
-    """No CIFAR-10 could be had: no prepared tensorflow-datasets copy, no network, no ``--data-dir``."""
-
-
-def default_cache_dir() -> pathlib.Path:
-    """``$RECIPES_CACHE`` or ``~/.cache/keras_recipes``."""
-    return pathlib.Path(os.environ.get("RECIPES_CACHE", pathlib.Path.home() / ".cache" / "keras_recipes"))
+NUM_CLASSES = len(CLASS_NAMES)
 
 
 def load_cifar10(data_dir=None, cache_dir=None, tfds_data_dir=None, check_network=True):
@@ -218,3 +215,69 @@ def channel_mean_std(x, chunk=4096):
         count += len(block)
     mean = total / count
     return mean, np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
+
+
+@dataclasses.dataclass
+class CIFAR10Splits:
+    """The three sets of a run and the statistics the models standardize with.
+
+    ``train`` is the subtrain set the optimizer sees (the training set minus the validation split), ``val`` the
+    held-out validation set (empty when ``val_size=0``), ``test`` the test set; each is ``(x, y)`` with uint8
+    images (N, 32, 32, 3) and int64 labels. ``mean``/``std`` are the per-channel μ_c, σ_c of ``train``, for the
+    z-score x̂ = (x − μ_c)/σ_c; ``source`` says where the data came from (a folder, or "tensorflow-datasets").
+    """
+
+    train: tuple
+    val: tuple
+    test: tuple
+    mean: np.ndarray
+    std: np.ndarray
+    source: str
+
+    @property
+    def num_classes(self):
+        return NUM_CLASSES
+
+
+def prepare_cifar10(data_dir=None, cache_dir=None, train_limit=None, val_size=0, test_limit=None, seed=0):
+    """Load CIFAR-10 and cut it into the sets of a run: the one data preparation every command uses.
+
+    1. the folder from ``resolve_data_dir("cifar10", data_dir)`` (``--data-dir``, else ``$RECIPES_DATA/cifar10``,
+       else tensorflow-datasets), decoded once and cached;
+    2. ``train_limit`` N: the first N training images (a random, nearly balanced subset: the loader's order is a
+       fixed shuffle); ``test_limit`` M: a fixed random subset of M test images (seed 0; the folder's test images
+       come sorted by class);
+    3. the stratified, seeded validation split of ``val_size`` images (``split_train_val``);
+    4. the channel statistics μ_c, σ_c of the remaining training images.
+
+    Raises ``ValueError`` naming the flag (``--train-limit``, ``--val-size``, ``--test-limit``) when a size does
+    not fit the data, and when images are not finite or labels fall outside [0, 10).
+    """
+    for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"{flag} must be an integer >= 1, got {value!r}")
+    if isinstance(val_size, bool) or not isinstance(val_size, (int, np.integer)) or val_size < 0:
+        raise ValueError(f"--val-size must be an integer >= 0, got {val_size!r}")
+    folder = resolve_data_dir("cifar10", data_dir)
+    (x_train, y_train), (x_test, y_test) = load_cifar10(folder, cache_dir=cache_dir)
+    if train_limit is not None:
+        x_train, y_train = x_train[:train_limit], y_train[:train_limit]
+    if test_limit is not None:
+        keep = np.sort(np.random.default_rng(0).permutation(len(y_test))[:test_limit])
+        x_test, y_test = x_test[keep], y_test[keep]
+    for name, x in (("training", x_train), ("test", x_test)):
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():  # uint8 images cannot hold NaN
+            bad = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
+            raise ValueError(f"{name} images contain NaN or inf values (first in image {bad})")
+    for name, y in (("training", y_train), ("test", y_test)):
+        if y.size and (y.min() < 0 or y.max() >= NUM_CLASSES):
+            raise ValueError(f"{name} labels must lie in [0, {NUM_CLASSES}); found {int(y.min())}..{int(y.max())}")
+    if val_size >= len(y_train):
+        raise ValueError(f"--val-size must be < the number of training images ({len(y_train)}), got {val_size}")
+    if val_size:
+        train, val = split_train_val(x_train, y_train, val_size, seed=seed)
+    else:
+        train, val = (x_train, y_train), (x_train[:0], y_train[:0])
+    mean, std = channel_mean_std(train[0])
+    return CIFAR10Splits(train, val, (x_test, y_test), mean, std,
+                         str(folder) if folder is not None else "tensorflow-datasets")

@@ -1,9 +1,10 @@
+import re
 import time
 
 import numpy as np
 import pytest
 
-from recipes import cifar10
+from recipes.data import cifar10
 from tests.helpers import write_image_folder
 
 
@@ -123,3 +124,26 @@ def test_real_cifar10_folder(cifar10_dir):
     assert counts.min() > 900 and counts.max() < 1100
     counts = np.bincount(y_te[:2000], minlength=10)  # the test set is shuffled too
     assert counts.min() > 150 and counts.max() < 250
+
+
+def test_prepare_cifar10_cuts_the_sets_of_a_run(tmp_path, monkeypatch):
+    from recipes.data.cifar10 import channel_mean_std, prepare_cifar10
+    from tests.helpers import write_image_folder
+
+    monkeypatch.delenv("RECIPES_DATA", raising=False)
+    write_image_folder(tmp_path / "data", n_train=12, n_test=5, classes=tuple("abcdefghij"))
+    s = prepare_cifar10(tmp_path / "data", cache_dir=tmp_path / "cache", train_limit=100, val_size=20,
+                        test_limit=30, seed=3)
+    assert len(s.train[0]) == 80 and len(s.val[0]) == 20 and len(s.test[0]) == 30
+    assert np.bincount(s.val[1], minlength=10).tolist() == [2] * 10  # stratified
+    np.testing.assert_allclose(s.mean, channel_mean_std(s.train[0])[0])
+    assert s.source == str(tmp_path / "data")
+    again = prepare_cifar10(tmp_path / "data", cache_dir=tmp_path / "cache", train_limit=100, val_size=20,
+                            test_limit=30, seed=3)
+    np.testing.assert_array_equal(again.val[0], s.val[0])  # deterministic
+    for kwargs, needle in ((dict(val_size=120), "--val-size must be < the number of training images (120)"),
+                           (dict(val_size=-1), "--val-size must be an integer >= 0"),
+                           (dict(train_limit=0), "--train-limit must be an integer >= 1"),
+                           (dict(test_limit=1.5), "--test-limit must be an integer >= 1")):
+        with pytest.raises(ValueError, match=re.escape(needle)):
+            prepare_cifar10(tmp_path / "data", cache_dir=tmp_path / "cache", **kwargs)
