@@ -1,7 +1,18 @@
 """Helpers shared by tests (not fixtures)."""
+import importlib.util
 import pathlib
 
 import numpy as np
+
+SCRIPTS = pathlib.Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name):
+    """The module of ``scripts/<name>.py``, executed from its file (the scripts are programs, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_image_folder(root, n_train=8, n_test=2, classes=("cat", "dog", "ship"), size=32, seed=0):
