@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """CIFAR-10 on a small training subset with different augmentation presets, side by side.
 
-    PYTHONPATH=. python scripts/augment_cifar10.py --data-dir $RECIPES_DATA/cifar10 \
+    python scripts/augment_cifar10.py --data-dir $RECIPES_DATA/cifar10 \
         --presets none,standard,cutout,mixup --train-limit 5000 --epochs 10 --output-dir out/augment_cifar10
 
 For every preset of ``augment.image_pipeline`` named in ``--presets`` it trains the same ResNet
@@ -14,46 +14,49 @@ and ``examples.png`` (the same training images under each preset), and prints th
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import json
-import os
 import pathlib
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a source checkout too
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from augment.image_pipeline import AUGMENTATIONS, make_train_dataset  # noqa: E402
-from recipes.training.engine import TrainConfig, run_training, validate_config  # noqa: E402
+from recipes import cli
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=None, help="CIFAR-10 folder (train/<class>/*.png); default: tensorflow-datasets")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--presets", default="none,standard,cutout,mixup", help=f"comma-separated, from {sorted(AUGMENTATIONS)}")
-    p.add_argument("--model", default="resnet20")
+    p = cli.make_parser(__doc__, datasets=("cifar10",), output_dir="out/augment_cifar10")
+    p.add_argument("--cache-dir", default=None, help="decoded-data cache (default ~/.cache/keras_recipes)")
+    p.add_argument("--presets", default="none,standard,cutout,mixup",
+                   help="comma-separated presets of augment.image_pipeline.AUGMENTATIONS")
+    p.add_argument("--model", default="resnet20", help="a CIFAR ResNet of the model registry (recipes.models)")
     p.add_argument("--train-limit", type=int, default=5000)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output-dir", default="out/augment_cifar10")
-    args = p.parse_args(argv)
-    args.presets = [s.strip() for s in args.presets.split(",") if s.strip()]
-    unknown = [s for s in args.presets if s not in AUGMENTATIONS]
-    if unknown or not args.presets:
-        p.error(f"--presets must name presets from {sorted(AUGMENTATIONS)}; got {unknown or args.presets}")
+    args = cli.parse_args(p, argv)
+    from augment.image_pipeline import AUGMENTATIONS  # after cli.parse_args: it imports TensorFlow
+
+    with cli.flag_errors(p):
+        args.presets = cli.split_list("--presets", args.presets, choices=sorted(AUGMENTATIONS))
+    folder = cli.data_folder(p, args, "cifar10")
+    args.data_dir = None if folder is None else str(folder)  # TrainConfig is saved as JSON
     return args, p
 
 
+def run_training(cfg):
+    """``recipes.training.run_training(cfg)``: one preset's run (a function of this module, so that a test can
+    replace it)."""
+    from recipes.training import run_training as run
+
+    return run(cfg)
+
+
 def _config(args, preset):
+    from recipes.training import TrainConfig
+
     return TrainConfig(
         data_dir=args.data_dir, cache_dir=args.cache_dir, model=args.model, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, augment=preset, seed=args.seed,
@@ -63,6 +66,8 @@ def _config(args, preset):
 
 
 def _done(cfg):
+    from recipes.training import TrainConfig
+
     out = pathlib.Path(cfg.output_dir)
     if not (out / "metrics.json").exists() or not (out / "config.json").exists():
         return None
@@ -77,15 +82,12 @@ def _done(cfg):
 
 def save_examples(args, path, n=8):
     """One row per preset: the same first n training images after one draw of that preset."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from recipes.data.cifar10 import load_cifar10
+    from augment.image_pipeline import make_train_dataset
+    from recipes.data.cifar10 import prepare_cifar10
 
-    (x, y), _ = load_cifar10(args.data_dir, cache_dir=args.cache_dir)
-    x, y = x[:n], y[:n]
+    x, y = prepare_cifar10(args.data_dir, cache_dir=args.cache_dir, train_limit=n).train
     presets = args.presets
     fig, axes = plt.subplots(len(presets), n, figsize=(1.2 * n, 1.3 * len(presets)), squeeze=False)
     for r, preset in enumerate(presets):
@@ -106,9 +108,6 @@ def save_examples(args, path, n=8):
 
 
 def save_bar(rows, path, title):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(rows), 3))
@@ -125,12 +124,12 @@ def save_bar(rows, path, title):
 
 def main(argv=None):
     args, parser = parse_args(argv)
+    from recipes.training import validate_config
+
     configs = [_config(args, preset) for preset in args.presets]
-    try:
+    with cli.flag_errors(parser):
         for cfg in configs:
             validate_config(cfg)
-    except ValueError as err:
-        parser.error(str(err))
     out = pathlib.Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_examples(args, out / "examples.png")

@@ -1,12 +1,13 @@
 """When do batch norm's two inference estimators differ? Running average vs population estimate.
 
-    PYTHONPATH=. python scripts/bn_running_vs_population.py --data-dir ../shared/data/cifar10 \
+    python scripts/bn_running_vs_population.py --data-dir ../shared/data/cifar10 \
         --batch-sizes 4,32,128 --steps 10,100,500 --output-dir runs/bn_stats
 
 For every (batch size m, number of training steps T) a small CNN with batch norm (conv-BN-ReLU ×2, then
 dense-BN-ReLU and a linear classifier) is trained from the same initialization with SGD (momentum 0.9) on the
-first ``--train-limit`` CIFAR-10 training images, tested on a random ``--test-limit`` test images (``--data-dir``; without it, a synthetic 10-class problem of
-Gaussian blobs). Then the test set is classified twice with the same weights:
+first ``--train-limit`` CIFAR-10 training images, tested on a random ``--test-limit`` test images (``--data-dir``,
+else ``$RECIPES_DATA/cifar10``, else tensorflow-datasets; ``--synthetic``: a 10-class problem of Gaussian blobs
+instead). Then the test set is classified twice with the same weights:
 
 * ``running``: Keras' moving averages μ̂ ← λμ̂ + (1 − λ)μ_B, σ̂² ← λσ̂² + (1 − λ)σ²_B (λ = 0.99, from 0 and 1),
 * ``population``: E[x] = E_B[μ_B], Var[x] = m/(m − 1)·E_B[σ²_B] over the training set with the final weights
@@ -19,7 +20,6 @@ Expect: few steps → the running average still remembers its initial 0/1 (weigh
 small batches → σ̂² is biased low by (m − 1)/m and noisier; many steps with large batches → both agree.
 Writes ``bn_running_vs_population.csv`` to ``--output-dir``.
 """
-import argparse
 import csv
 import os
 import sys
@@ -27,27 +27,20 @@ import time
 
 import numpy as np
 
-
-def parse_int_list(text, name):
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise SystemExit(f"{name} must be a comma-separated list of integers, got {text!r}")
-    if not values or min(values) < 1:
-        raise SystemExit(f"{name} must contain integers >= 1, got {text!r}")
-    return values
+from augment.checks import check_int, check_number, check_positive_int
+from recipes import cli
 
 
-def load_data(data_dir, train_limit, test_limit, seed):
-    if data_dir:
-        from recipes.data.cifar10 import load_cifar10
-        (x, y), (xt, yt) = load_cifar10(data_dir)
-        # The training images come shuffled, the test images ordered by class: take a random test subset.
-        test_idx = np.random.default_rng(seed).permutation(len(xt))[:test_limit]
-        x, y, xt, yt = x[:train_limit], y[:train_limit], xt[test_idx], yt[test_idx]
-        mean = x.reshape(-1, 3).mean(axis=0)
-        std = x.reshape(-1, 3).std(axis=0)
-        prep = lambda a: ((a.astype("float32") - mean) / std).astype("float32")  # noqa: E731
+def load_data(data_dir, train_limit, test_limit, seed, synthetic=False):
+    """``(x, y, x_test, y_test, source)``: the first ``train_limit`` CIFAR-10 training images and a random
+    ``test_limit`` test images (``recipes.data.cifar10.prepare_cifar10``), standardized x̂ = (x − μ_c)/σ_c with
+    the training images' statistics; or, ``synthetic``, Gaussian blobs around 10 random 16×16×3 centres."""
+    if not synthetic:
+        from recipes.data.cifar10 import prepare_cifar10
+
+        data = prepare_cifar10(data_dir, train_limit=train_limit, test_limit=test_limit, seed=seed)
+        (x, y), (xt, yt) = data.train, data.test
+        prep = lambda a: ((a.astype("float32") - data.mean) / data.std).astype("float32")  # noqa: E731
         return prep(x), y.astype("int64"), prep(xt), yt.astype("int64"), "cifar10"
     rng = np.random.default_rng(seed)
     centers = rng.normal(size=(10, 16, 16, 3)).astype("float32")
@@ -61,7 +54,7 @@ def load_data(data_dir, train_limit, test_limit, seed):
     return x, y, xt, yt, "synthetic"
 
 
-def build_model(input_shape, seed):
+def build_cnn(input_shape, seed):
     import keras
     keras.utils.set_random_seed(seed)
     inp = keras.Input(input_shape)
@@ -79,29 +72,31 @@ def build_model(input_shape, seed):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", default=None, help="CIFAR-10 PNG folder (train/, test/); default synthetic")
-    p.add_argument("--batch-sizes", default="4,32,128")
-    p.add_argument("--steps", default="10,100,500")
+    p = cli.make_parser(__doc__, datasets=("cifar10",))
+    p.add_argument("--synthetic", action="store_true", help="Gaussian blobs instead of CIFAR-10")
+    p.add_argument("--batch-sizes", default="4,32,128", help="comma-separated batch sizes m (>= 2)")
+    p.add_argument("--steps", default="10,100,500", help="comma-separated numbers of training steps T")
     p.add_argument("--train-limit", type=int, default=10000)
     p.add_argument("--test-limit", type=int, default=2000)
     p.add_argument("--lr", type=float, default=0.02)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output-dir", default=None)
-    args = p.parse_args(argv)
-    batch_sizes = parse_int_list(args.batch_sizes, "--batch-sizes")
-    steps_list = parse_int_list(args.steps, "--steps")
-    if min(batch_sizes) < 2:
-        p.error("--batch-sizes must be >= 2 (m/(m − 1) needs m >= 2)")
-    if args.train_limit < max(batch_sizes) or args.test_limit < 1:
-        p.error("--train-limit must be >= the largest batch size and --test-limit >= 1")
-    if not args.lr > 0:
-        p.error(f"--lr must be > 0, got {args.lr}")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = cli.parse_args(p, argv)
+    with cli.flag_errors(p):
+        batch_sizes = cli.split_list("--batch-sizes", args.batch_sizes, type=int)
+        steps_list = cli.split_list("--steps", args.steps, type=int)
+        for m in batch_sizes:
+            check_int("--batch-sizes", m, 2)  # m/(m − 1) needs m >= 2
+        for steps in steps_list:
+            check_positive_int("--steps", steps)
+        check_int("--train-limit", args.train_limit, max(batch_sizes))  # at least one batch
+        check_positive_int("--test-limit", args.test_limit)
+        check_number("--lr", args.lr, 0, low_open=True)
+    folder = None if args.synthetic else cli.data_folder(p, args, "cifar10")
     import keras
+
     from recipes.normalization.batch_norm_statistics import apply_population_statistics, running_statistics
 
-    x, y, xt, yt, source = load_data(args.data_dir, args.train_limit, args.test_limit, args.seed)
+    with cli.flag_errors(p):  # a --train-limit or --test-limit larger than the data
+        x, y, xt, yt, source = load_data(folder, args.train_limit, args.test_limit, args.seed, args.synthetic)
     rows = []
     print(f"data={source} train={len(x)} test={len(xt)} momentum λ=0.99 lr={args.lr}")
     print(f"{'m':>4} {'steps':>6} {'acc_running':>11} {'acc_population':>14} {'mean_gap':>9} "
@@ -109,7 +104,7 @@ def main(argv=None):
     for m in batch_sizes:
         for steps in steps_list:
             t0 = time.perf_counter()
-            model = build_model(x.shape[1:], args.seed)
+            model = build_cnn(x.shape[1:], args.seed)
             model.compile(keras.optimizers.SGD(args.lr * m / 32 if m < 32 else args.lr, momentum=0.9),
                           keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
             rng = np.random.default_rng(args.seed)

@@ -14,29 +14,19 @@ recipes.analysis.bias_variance:
 The same splits (and the same noisy labels) are used for every width.
 
 On a GPU (full sweep, Yang et al.-like):
-    PYTHONPATH=. python scripts/double_descent_cifar10.py --data-dir $RECIPES_DATA/cifar10 \\
+    python scripts/double_descent_cifar10.py --data-dir $RECIPES_DATA/cifar10 \\
         --widths 1 2 4 8 12 16 24 32 48 64 --epochs 100 --label-noise 0.15 --output-dir runs/dd_cifar
 On CPU, a smoke run (small k, a subset, one epoch):
-    PYTHONPATH=. python scripts/double_descent_cifar10.py --data-dir $RECIPES_DATA/cifar10 \\
+    python scripts/double_descent_cifar10.py --data-dir $RECIPES_DATA/cifar10 \\
         --widths 1 2 --train-limit 1024 --test-limit 1000 --epochs 1 --batch-size 64
 """
-import argparse
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402
-import matplotlib  # noqa: E402
-import numpy as np  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from recipes.data import cifar10  # noqa: E402
-from recipes.analysis.bias_variance import decompose, estimate_bias_variance, predict_batched  # noqa: E402
-from recipes.models.resnet import MODEL_NAMES, build_resnet  # noqa: E402
-from recipes.optimization.schedules import LinearDecay  # noqa: E402
+from augment.checks import check_choice, check_int, check_number, check_positive_int
+from recipes import cli
 
 NUM_CLASSES = 10
 
@@ -51,9 +41,8 @@ def add_label_noise(y, fraction, seed):
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-dir", default=None, help="CIFAR-10 PNG folder (default: tensorflow-datasets)")
-    ap.add_argument("--model", default="resnet18", choices=MODEL_NAMES)
+    ap = cli.make_parser(__doc__, datasets=("cifar10",), output_dir="runs/double_descent_cifar10")
+    ap.add_argument("--model", default="resnet18", help="a ResNet of the model registry (recipes.models)")
     ap.add_argument("--widths", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
     ap.add_argument("--trials", type=int, default=2, help="T disjoint training sets (Yang: 2)")
     ap.add_argument("--repeats", type=int, default=1, help="independent random splits, averaged")
@@ -68,39 +57,51 @@ def parse_args(argv=None):
     ap.add_argument("--weight-decay", type=float, default=5e-4, help="L2 penalty on kernels")
     ap.add_argument("--augment", choices=["standard", "none"], default="standard")
     ap.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--output-dir", default="runs/double_descent_cifar10")
-    args = ap.parse_args(argv)
-    if min(args.widths) < 1:
-        ap.error(f"--widths must be >= 1, got {args.widths}")
-    if args.trials < 2:
-        ap.error(f"--trials must be >= 2, got {args.trials}")
-    if not 0.0 <= args.label_noise <= 1.0:
-        ap.error(f"--label-noise must be in [0, 1], got {args.label_noise}")
-    if args.epochs < 1 or args.batch_size < 1:
-        ap.error("--epochs and --batch-size must be >= 1")
-    return args
+    args = cli.parse_args(ap, argv)
+    from recipes.models import list_models  # after cli.parse_args: it imports Keras
+
+    with cli.flag_errors(ap):
+        check_choice("--model", args.model, [name for name in list_models() if "resnet" in name])
+        for width in args.widths:
+            check_positive_int("--widths", width)
+        check_int("--trials", args.trials, 2)
+        check_positive_int("--repeats", args.repeats)
+        check_number("--label-noise", args.label_noise, 0, 1)
+        if args.train_limit is not None:
+            check_positive_int("--train-limit", args.train_limit)
+        if args.test_limit is not None:
+            check_positive_int("--test-limit", args.test_limit)
+        check_positive_int("--epochs", args.epochs)
+        check_positive_int("--batch-size", args.batch_size)
+        if args.lr is not None:
+            check_number("--lr", args.lr, 0, low_open=True)
+        check_number("--weight-decay", args.weight_decay, 0)
+    args.data_dir = cli.data_folder(ap, args, "cifar10")
+    return args, ap
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    from augment.image_pipeline import make_train_dataset
+    args, parser = parse_args(argv)
+    import keras
+    import matplotlib.pyplot as plt
 
+    from augment.image_pipeline import make_train_dataset
+    from recipes.analysis.bias_variance import decompose, estimate_bias_variance, predict_batched
+    from recipes.data.cifar10 import prepare_cifar10
+    from recipes.models import build_model
+    from recipes.optimization.schedules import LinearDecay
+
+    with cli.flag_errors(parser):  # a --test-limit larger than the test set
+        data = prepare_cifar10(args.data_dir, train_limit=args.train_limit, test_limit=args.test_limit,
+                               seed=args.seed)
+    (x_train, y_train), (x_test, y_test), mean, std = data.train, data.test, data.mean, data.std
+    part = len(x_train) // args.trials
+    if args.batch_size > part:
+        parser.error(f"--batch-size must be <= the training-set size per trial ({part}), got {args.batch_size}")
     os.makedirs(args.output_dir, exist_ok=True)
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
-    (x_train, y_train), (x_test, y_test) = cifar10.load_cifar10(args.data_dir)
-    if args.train_limit:
-        x_train, y_train = x_train[:args.train_limit], y_train[:args.train_limit]
-    if args.test_limit:   # a random subset: the test folder is ordered by class
-        keep = np.sort(np.random.default_rng(args.seed).permutation(len(x_test))[:args.test_limit])
-        x_test, y_test = x_test[keep], y_test[keep]
     y_noisy = add_label_noise(y_train, args.label_noise, args.seed) if args.label_noise else y_train
-    mean, std = cifar10.channel_mean_std(x_train)
-    part = len(x_train) // args.trials
-    if args.batch_size > part:
-        raise ValueError(f"--batch-size must be <= the training-set size per trial ({part}), "
-                         f"got {args.batch_size}")
     lr = args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 1e-4)
     print(f"{len(x_train)} training images ({args.label_noise:.0%} label noise) in {args.trials} "
           f"disjoint sets of {part}; {len(x_test)} test images; loss {args.loss}", flush=True)
@@ -112,8 +113,8 @@ def main(argv=None):
 
         def build(width=width, steps=steps):
             reg = keras.regularizers.L2(args.weight_decay) if args.weight_decay > 0 else None
-            net = build_resnet(args.model, width=width, num_classes=NUM_CLASSES,
-                               kernel_regularizer=reg, mean=mean, std=std, seed=args.seed)
+            net = build_model(args.model, width=width, num_classes=NUM_CLASSES,
+                              kernel_regularizer=reg, mean=mean, std=std, seed=args.seed)
             if args.loss == "mse":   # Yang et al.: squared error between softmax(z) and one-hot y
                 out = keras.layers.Activation("softmax", dtype="float32")(net.output)
                 net = keras.Model(net.input, out)

@@ -12,22 +12,19 @@ and Noise (f is known). The classical U-curve appears for p < n (bias falls, var
 error peaks at the interpolation threshold p = n where the train error reaches 0, and falls again as
 p grows (variance falls): double descent (Belkin et al. 2019; Nakkiran et al. 2020).
 
-    PYTHONPATH=. python scripts/double_descent_cpu.py --output-dir runs/double_descent
+    python scripts/double_descent_cpu.py --output-dir runs/double_descent
 """
-import argparse
 import os
 import time
 
-# Small solves: one BLAS thread is far faster than contended multi-threading on a shared CPU.
+# Small solves: one BLAS thread is far faster than contended multi-threading on a shared CPU (set before NumPy).
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
+from augment.checks import check_int, check_number, check_positive_int  # noqa: E402
+from recipes import cli  # noqa: E402
 from recipes.analysis.bias_variance import draw_training_sets, squared_error_decomposition  # noqa: E402
 
 
@@ -59,7 +56,7 @@ def default_widths(n):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = cli.make_parser(__doc__, output_dir="runs/double_descent_cpu")
     ap.add_argument("--train-size", type=int, default=100, help="n, points per training set")
     ap.add_argument("--dim", type=int, default=20, help="input dimension d (>= 3)")
     ap.add_argument("--noise", type=float, default=0.3, help="σ of the label noise")
@@ -70,13 +67,19 @@ def main(argv=None):
     ap.add_argument("--widths", type=int, nargs="*", default=None)
     ap.add_argument("--ridge", type=float, default=1e-2, help="λ of the comparison ridge fit")
     ap.add_argument("--test-size", type=int, default=2000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--output-dir", default="runs/double_descent_cpu")
-    args = ap.parse_args(argv)
-    if args.dim < 3:
-        raise ValueError(f"--dim must be >= 3, got {args.dim}")
-    if args.trials < 2:
-        raise ValueError(f"--trials must be >= 2, got {args.trials}")
+    args = cli.parse_args(ap, argv)
+    with cli.flag_errors(ap):
+        check_positive_int("--train-size", args.train_size)
+        check_int("--dim", args.dim, 3)
+        check_int("--trials", args.trials, 2)
+        check_positive_int("--test-size", args.test_size)
+        check_number("--noise", args.noise, 0)
+        check_number("--bias-scale", args.bias_scale, 0)
+        check_number("--ridge", args.ridge, 0)
+        for width in args.widths or ():
+            check_positive_int("--widths", width)
+    import matplotlib.pyplot as plt
+
     n, d, t_count = args.train_size, args.dim, args.trials
     widths = args.widths or default_widths(n)
     os.makedirs(args.output_dir, exist_ok=True)

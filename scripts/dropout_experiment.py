@@ -12,38 +12,26 @@ Writes ``curves.png`` (train / validation loss and accuracy per epoch), ``mc_unc
 ``structural_width.png`` (test accuracy against kept width, against pruning the plain model), and
 CSV files with every number, then prints a results table.
 
-    PYTHONPATH=. python scripts/dropout_experiment.py --output-dir out/dropout
+    python scripts/dropout_experiment.py --output-dir out/dropout
 
-Data: ``--data-dir`` (default ``$RECIPES_DATA/cifar10`` or ``../shared/data/cifar10`` when present,
-else tensorflow-datasets) read by ``recipes.data.cifar10.load_cifar10``.
+Data: ``--data-dir`` (default ``$RECIPES_DATA/cifar10``, else tensorflow-datasets), prepared by
+``recipes.data.cifar10.prepare_cifar10`` (first ``--train-limit`` images, stratified ``--val-size`` split,
+``--test-limit`` test images).
 """
-import argparse
 import csv
-import os
 import pathlib
-import sys
 import time
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from augment.checks import check_number, check_positive_int
+from recipes import cli
 
-def default_data_dir():
-    candidates = []
-    if os.environ.get("RECIPES_DATA"):
-        candidates.append(pathlib.Path(os.environ["RECIPES_DATA"]) / "cifar10")
-    candidates.append(pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cifar10")
-    for c in candidates:
-        if (c / "train").is_dir():
-            return str(c)
-    return None
+MODELS = ("none", "dropout", "dropconnect", "structural")
 
 
-def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data-dir", default=default_data_dir())
-    ap.add_argument("--output-dir", default="out/dropout")
+def build_parser():
+    ap = cli.make_parser(__doc__, datasets=("cifar10",), output_dir="out/dropout")
     ap.add_argument("--train-limit", type=int, default=10000, help="training images used (subtrain + validation)")
     ap.add_argument("--val-size", type=int, default=2000)
     ap.add_argument("--test-limit", type=int, default=10000)
@@ -53,24 +41,27 @@ def parse_args(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--mc-samples", type=int, default=30, help="T, stochastic passes of MC dropout")
     ap.add_argument("--ood-size", type=int, default=1000, help="noise images for the MC-dropout comparison")
-    ap.add_argument("--models", default="none,dropout,dropconnect,structural")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    for name in ("train_limit", "val_size", "test_limit", "hidden", "epochs", "batch_size", "mc_samples", "ood_size"):
-        if getattr(args, name) < 1:
-            ap.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.val_size >= args.train_limit:
-        ap.error(f"--val-size must be < --train-limit, got {args.val_size} >= {args.train_limit}")
-    if not args.lr > 0:
-        ap.error(f"--lr must be > 0, got {args.lr}")
-    args.models = [m for m in args.models.split(",") if m]
-    unknown = set(args.models) - {"none", "dropout", "dropconnect", "structural"}
-    if unknown or not args.models:
-        ap.error(f"--models takes a comma list of none,dropout,dropconnect,structural; got {sorted(unknown)}")
+    ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, from {', '.join(MODELS)}")
+    return ap
+
+
+def parse_args(argv=None, ap=None):
+    """The checked flags (exit 2 naming the flag when one is bad); ``data_dir`` resolved to the CIFAR-10 folder."""
+    ap = ap or build_parser()
+    args = cli.parse_args(ap, argv)
+    with cli.flag_errors(ap):
+        for name in ("train_limit", "val_size", "test_limit", "hidden", "epochs", "batch_size", "mc_samples",
+                     "ood_size"):
+            check_positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
+        if args.val_size >= args.train_limit:
+            raise ValueError(f"--val-size must be < --train-limit ({args.train_limit}), got {args.val_size}")
+        check_number("--lr", args.lr, 0, low_open=True)
+        args.models = cli.split_list("--models", args.models, choices=MODELS)
+    args.data_dir = cli.data_folder(ap, args, "cifar10")
     return args
 
 
-def build_model(kind, hidden, seed):
+def build_dropout_mlp(kind, hidden, seed):
     import keras
 
     from recipes.dropout.dropconnect import DropConnectDense
@@ -123,29 +114,25 @@ def auroc(scores_neg, scores_pos):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     out_dir = pathlib.Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     import keras
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from recipes.data.cifar10 import channel_mean_std, load_cifar10, split_train_val
+    from recipes.data.cifar10 import prepare_cifar10
     from recipes.dropout.mc_dropout import MCDropoutPredictor, mutual_information, predictive_entropy, softmax
     from recipes.dropout.structural_dropout import set_structural_width
 
     t_start = time.time()
     keras.utils.set_random_seed(args.seed)
-    (x_all, y_all), (x_test, y_test) = load_cifar10(args.data_dir)
-    x_all, y_all = x_all[: args.train_limit], y_all[: args.train_limit]
-    (x_sub, y_sub), (x_val, y_val) = split_train_val(x_all, y_all, val_size=args.val_size, seed=args.seed)
+    with cli.flag_errors(parser):  # a --val-size or --test-limit larger than the data
+        data = prepare_cifar10(args.data_dir, train_limit=args.train_limit, val_size=args.val_size,
+                               test_limit=args.test_limit, seed=args.seed)
+    (x_sub, y_sub), (x_val, y_val), (x_test, y_test) = data.train, data.val, data.test
+    mean, std = data.mean, data.std
     rng = np.random.default_rng(args.seed)
-    if args.test_limit < len(x_test):  # the test folder is sorted by class: take a random subset
-        keep = np.sort(rng.permutation(len(x_test))[: args.test_limit])
-        x_test, y_test = x_test[keep], y_test[keep]
-    mean, std = channel_mean_std(x_sub)
 
     def prep(x):
         return ((x.astype(np.float32) - mean) / std).reshape(len(x), -1).astype(np.float32)
@@ -156,12 +143,12 @@ def main(argv=None):
         "gaussian noise": prep(np.clip(rng.normal(mean, std, size=(args.ood_size, 32, 32, 3)), 0, 255)),
     }
     print(f"data: {len(x_sub)} subtrain, {len(x_val)} validation, {len(x_test)} test images from "
-          f"{args.data_dir or 'tensorflow-datasets'}", flush=True)
+          f"{data.source}", flush=True)
 
     histories, models, rows = {}, {}, []
     for kind in args.models:
         keras.utils.set_random_seed(args.seed)
-        model = build_model(kind, args.hidden, args.seed)
+        model = build_dropout_mlp(kind, args.hidden, args.seed)
         model.compile(keras.optimizers.Adam(args.lr),
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         t0 = time.time()
@@ -287,4 +274,3 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-    sys.exit(0)

@@ -11,52 +11,39 @@ Runs, all from the same random θ₀ (seeded model builder):
   policy 1 (epochs) fresh θ, X^(train) for as many epochs as i* steps were on X^(subtrain)
   policy 2          from θ*, ε = J(θ*, X^(subtrain)), X^(train) until J(θ, X^(valid)) ≤ ε or the bound
 
-and reports the accuracy on the CIFAR-10 test images (all 10,000 unless --test-limit).
+and reports the accuracy on the CIFAR-10 test images (all 10,000 unless --test-limit). The sets come from
+recipes.data.cifar10.prepare_cifar10 (--data-dir, else $RECIPES_DATA/cifar10, else tensorflow-datasets).
 
-    PYTHONPATH=. python scripts/early_stopping_cifar10.py --data-dir $RECIPES_DATA/cifar10 \
+    python scripts/early_stopping_cifar10.py --data-dir $RECIPES_DATA/cifar10 \
         --output-dir results/early_stopping_cifar10
 
 Writes early_stopping_cifar10.png (validation curves + test accuracies), results.csv, results.md, curves.csv and
 results.json to --output-dir; prints the table.
 """
-import argparse
 import csv
 import json
-import os
 import pathlib
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run from a source checkout too
+import numpy as np
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-
-from callbacks.early_stopping import StepEarlyStopping, fast_eval_data  # noqa: E402
-from recipes.data.cifar10 import channel_mean_std, load_cifar10, split_train_val  # noqa: E402
-from recipes.early_stopping.policies import EarlyStoppingPolicies  # noqa: E402
+from augment.checks import check_positive_int
+from recipes import cli
 
 MODELS = ("cnn", "mlp", "resnet20")
 
 
 def build_parser():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_dir = os.path.join(os.environ["RECIPES_DATA"], "cifar10") if os.environ.get("RECIPES_DATA") else None
-    p.add_argument("--data-dir", default=default_dir, help="CIFAR-10 PNG folder (default $RECIPES_DATA/cifar10, "
-                                                            "else tensorflow-datasets)")
-    p.add_argument("--cache-dir", default=None)
+    p = cli.make_parser(__doc__, datasets=("cifar10",), output_dir="results/early_stopping_cifar10")
+    p.add_argument("--cache-dir", default=None, help="decoded-data cache (default ~/.cache/keras_recipes)")
     p.add_argument("--model", default="cnn", choices=MODELS,
                    help="cnn: 2 conv + 1 hidden dense layer (137k parameters); mlp: recipes.models.mlp, one hidden layer "
                         "of 256; resnet20: recipes.models.resnet (slow on CPU)")
     p.add_argument("--width", type=int, default=None, help="resnet20 only: first-stage filters")
     p.add_argument("--train-limit", type=int, default=4000, help="X^(train): the first N training images")
     p.add_argument("--val-size", type=int, default=1000, help="|X^(valid)|, taken out of X^(train)")
-    p.add_argument("--test-limit", type=int, default=None, help="first N test images (default: all 10,000)")
+    p.add_argument("--test-limit", type=int, default=None, help="a random N test images (default: all 10,000)")
     p.add_argument("--epochs", type=int, default=30, help="epochs of the runs without early stopping (and the cap)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate ε")
@@ -64,25 +51,23 @@ def build_parser():
     p.add_argument("--patience", type=int, default=5, help="p: evaluations without improvement")
     p.add_argument("--max-extra-steps", type=int, default=None, help="policy 2's bound (default max(i*, n))")
     p.add_argument("--skip-all-data-baseline", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output-dir", default="results/early_stopping_cifar10")
     return p
 
 
 def make_builder(args, mean, std):
+    import keras
+
+    from recipes.models import build_model
+
     def build():
         keras.utils.set_random_seed(args.seed)  # the same random θ₀ for every run
         if args.model == "resnet20":
-            from recipes.models.resnet import build_resnet
-
-            model = build_resnet("resnet20", width=args.width, mean=mean, std=std)
+            model = build_model("resnet20", width=args.width, mean=mean, std=std)
         else:
             inputs = keras.Input((32, 32, 3))
             x = keras.layers.Normalization(mean=mean, variance=np.square(std))(inputs)  # x̂ = (x − μ)/σ
             if args.model == "mlp":
-                from recipes.models.mlp import build_mlp
-
-                outputs = build_mlp((32, 32, 3), hidden_units=(256,), num_outputs=10)(x)
+                outputs = build_model("mlp", input_shape=(32, 32, 3), hidden_units=(256,), num_outputs=10)(x)
             else:
                 for filters in (16, 32):
                     x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
@@ -99,26 +84,35 @@ def make_builder(args, mean, std):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    for name in ("train_limit", "val_size", "epochs", "batch_size", "eval_every", "patience"):
-        if getattr(args, name) < 1:
-            build_parser().error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.val_size >= args.train_limit:
-        build_parser().error(f"--val-size must be < --train-limit ({args.train_limit}), got {args.val_size}")
+    parser = build_parser()
+    args = cli.parse_args(parser, argv)
+    with cli.flag_errors(parser):
+        for name in ("train_limit", "val_size", "epochs", "batch_size", "eval_every", "patience"):
+            check_positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
+        for name in ("test_limit", "width", "max_extra_steps"):
+            if getattr(args, name) is not None:
+                check_positive_int(f"--{name.replace('_', '-')}", getattr(args, name))
+        if args.val_size >= args.train_limit:
+            raise ValueError(f"--val-size must be < --train-limit ({args.train_limit}), got {args.val_size}")
+    folder = cli.data_folder(parser, args, "cifar10")
+    import matplotlib.pyplot as plt
+
+    from callbacks.early_stopping import StepEarlyStopping, fast_eval_data
+    from recipes.data.cifar10 import prepare_cifar10
+    from recipes.early_stopping.policies import EarlyStoppingPolicies
+
+    started = time.time()
+    with cli.flag_errors(parser):  # a --val-size or --test-limit larger than the data
+        data = prepare_cifar10(folder, cache_dir=args.cache_dir, train_limit=args.train_limit,
+                               val_size=args.val_size, test_limit=args.test_limit, seed=args.seed)
     out = pathlib.Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    started = time.time()
-
-    (x_train, y_train), (x_test, y_test) = load_cifar10(args.data_dir, cache_dir=args.cache_dir)
-    x_train, y_train = x_train[: args.train_limit], y_train[: args.train_limit]
-    if args.test_limit:
-        x_test, y_test = x_test[: args.test_limit], y_test[: args.test_limit]
-    (x_sub, y_sub), (x_val, y_val) = split_train_val(x_train, y_train, val_size=args.val_size, seed=args.seed)
+    (x_sub, y_sub), (x_val, y_val), (x_test, y_test) = data.train, data.val, data.test
     f32 = lambda a: a.astype("float32")  # noqa: E731
     sub, val = (f32(x_sub), y_sub), (f32(x_val), y_val)
     everything = (np.concatenate([sub[0], val[0]]), np.concatenate([sub[1], val[1]]))
     test = fast_eval_data((f32(x_test), y_test), 500)
-    mean, std = channel_mean_std(x_sub)
+    mean, std = data.mean, data.std
     build = make_builder(args, mean, std)
     fit_kw = dict(batch_size=args.batch_size, verbose=0)
     rows, curves = [], {}

@@ -7,29 +7,31 @@ against the L2 minimizer with α = 1/(τε):
 
 Writes <output-dir>/early_stopping_vs_l2.png (three panels) and early_stopping_vs_l2.csv, and prints a table.
 
-    PYTHONPATH=. python scripts/early_stopping_l2.py --output-dir results/early_stopping_l2
+    python scripts/early_stopping_l2.py --output-dir results/early_stopping_l2
 """
-import argparse
 import csv
 import os
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from recipes.early_stopping import l2_equivalence as el  # noqa: E402
+from augment.checks import check_number, check_positive_int
+from recipes import cli
+from recipes.early_stopping import l2_equivalence as el
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--output-dir", default="results/early_stopping_l2")
+    ap = cli.make_parser(__doc__, output_dir="results/early_stopping_l2")
     ap.add_argument("--dim", type=int, default=12, help="number of eigen-directions d")
     ap.add_argument("--eps", type=float, default=0.05, help="learning rate ε")
     ap.add_argument("--taus", type=int, nargs="+", default=[5, 50, 500, 5000])
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
+    args = cli.parse_args(ap, argv)
+    with cli.flag_errors(ap):
+        check_positive_int("--dim", args.dim)
+        check_number("--eps", args.eps, 0, low_open=True)
+        for tau in args.taus:
+            check_positive_int("--taus", tau)
+    import matplotlib.pyplot as plt
+
     os.makedirs(args.output_dir, exist_ok=True)
 
     rng = np.random.default_rng(args.seed)

@@ -13,25 +13,16 @@ with the exact Hessian diagonal every 10 steps), and Newton's step θ ← θ −
 (``recipes.optimization.second_order.newton_step``). Writes ``trajectories.png`` and ``trajectories.csv`` and prints, per
 problem and optimizer, the final J − J* and the first step with J − J* < 1e-3.
 
-    PYTHONPATH=. python scripts/optimizer_trajectories.py --output-dir results/trajectories
+    python scripts/optimizer_trajectories.py --output-dir results/trajectories
 """
-import argparse
 import csv
 import os
 import time
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import keras  # noqa: E402
-
-from recipes.optimization.second_order import newton_step  # noqa: E402
-from recipes.optimization.sign_sgd import SignSGD  # noqa: E402
-from recipes.optimization.sophia import Sophia  # noqa: E402
+from augment.checks import check_number, check_positive_int
+from recipes import cli
 
 
 class Quadratic:
@@ -73,6 +64,8 @@ class Saddle:
 
 
 def _keras_run(problem, optimizer, steps, hessian_every=None):
+    import keras
+
     var = keras.Variable(problem.start.astype("float32"))
     optimizer.build([var])
     path = [problem.start.copy()]
@@ -86,6 +79,8 @@ def _keras_run(problem, optimizer, steps, hessian_every=None):
 
 
 def _newton_run(problem, steps, damping):
+    from recipes.optimization.second_order import newton_step
+
     theta = problem.start.copy()
     path = [theta.copy()]
     for _ in range(steps):
@@ -95,6 +90,11 @@ def _newton_run(problem, steps, damping):
 
 
 def optimizers(lr):
+    import keras
+
+    from recipes.optimization.sign_sgd import SignSGD
+    from recipes.optimization.sophia import Sophia
+
     return {
         "SGD": lambda: keras.optimizers.SGD(lr),
         "Momentum 0.9": lambda: keras.optimizers.SGD(lr, momentum=0.9),
@@ -107,15 +107,21 @@ def optimizers(lr):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.make_parser(__doc__, output_dir="results/trajectories", seed=False)  # nothing random
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--condition", type=float, default=20.0, help="κ of the quadratic")
     parser.add_argument("--lr", type=float, default=0.05, help="ε of SGD/momentum/Nesterov (SGD stable for ε < 2/κ)")
     parser.add_argument("--damping", type=float, default=0.0, help="α of Newton's (H + αI)⁻¹g")
-    parser.add_argument("--output-dir", default="results/trajectories")
-    args = parser.parse_args(argv)
-    if args.steps < 1 or args.condition < 1 or args.lr <= 0 or args.damping < 0:
-        parser.error("need --steps >= 1, --condition >= 1, --lr > 0, --damping >= 0")
+    args = cli.parse_args(parser, argv)
+    with cli.flag_errors(parser):
+        check_positive_int("--steps", args.steps)
+        check_number("--condition", args.condition, 1)
+        check_number("--lr", args.lr, 0, low_open=True)
+        check_number("--damping", args.damping, 0)
+    import matplotlib.pyplot as plt
+
+    from recipes.optimization.sophia import Sophia
+
     os.makedirs(args.output_dir, exist_ok=True)
     start = time.time()
 

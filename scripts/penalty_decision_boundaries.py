@@ -7,23 +7,18 @@ J~ = mean binary cross-entropy + λ Σ_layers ‖W‖² (kernels only, :func:`re
 Data: two interleaved half-moons with Gaussian noise (small training set, so that an unregularized
 wide network overfits); test accuracy on fresh samples from the same distribution.
 
-    PYTHONPATH=. python scripts/penalty_decision_boundaries.py --output-dir out/boundaries
+    python scripts/penalty_decision_boundaries.py --output-dir out/boundaries
 """
 from __future__ import annotations
 
-import argparse
 import csv
-import os
 import pathlib
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from augment.checks import check_int, check_number, check_positive_int
+from recipes import cli
 
 
 def two_moons(n, noise, rng):
@@ -42,11 +37,11 @@ def two_moons(n, noise, rng):
 def train(x, y, hidden, lam, steps, seed, lr=0.02):
     import keras
 
-    from recipes.models.mlp import build_mlp
+    from recipes.models import build_model
     from recipes.regularizers.penalties import apply_penalty
 
     keras.utils.set_random_seed(seed)
-    model = build_mlp((2,), hidden_units=(hidden,), num_outputs=1, activation="tanh")
+    model = build_model("mlp", input_shape=(2,), hidden_units=(hidden,), num_outputs=1, activation="tanh")
     apply_penalty(model, lam, kind="l2")  # kernels only; λ = 0 attaches nothing
     model.compile(optimizer=keras.optimizers.Adam(lr),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True))
@@ -56,22 +51,23 @@ def train(x, y, hidden, lam, steps, seed, lr=0.02):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--output-dir", default="out/penalty_decision_boundaries")
+    p = cli.make_parser(__doc__, output_dir="out/penalty_decision_boundaries")
     p.add_argument("--hidden", type=int, nargs="+", default=[3, 6, 20], help="hidden sizes at λ = 0")
     p.add_argument("--lambdas", type=float, nargs="+", default=[0.001, 0.01, 0.1],
                    help="L2 strengths for the widest hidden size")
     p.add_argument("--train-size", type=int, default=60)
     p.add_argument("--noise", type=float, default=0.25)
     p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    if any(h < 1 for h in args.hidden):
-        p.error("--hidden sizes must be >= 1")
-    if any(lam < 0 for lam in args.lambdas):
-        p.error("--lambdas must be >= 0")
-    if args.steps < 1 or args.train_size < 4:
-        p.error("--steps must be >= 1 and --train-size >= 4")
+    args = cli.parse_args(p, argv)
+    with cli.flag_errors(p):
+        for h in args.hidden:
+            check_positive_int("--hidden", h)
+        for lam in args.lambdas:
+            check_number("--lambdas", lam, 0)
+        check_positive_int("--steps", args.steps)
+        check_int("--train-size", args.train_size, 4)
+    import matplotlib.pyplot as plt
+
     out = pathlib.Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -7,23 +7,18 @@ inputs, trained full-batch by SGD on J~ = mean cross-entropy + λ Ω(W) with Ω 
 objective with :class:`recipes.regularizers.proximal_sgd.ProximalSGD` (soft-threshold step): same objective, but
 the small weights become exactly 0. The histograms show the first-layer kernel (40 × 32 weights).
 
-    PYTHONPATH=. python scripts/penalty_weight_histograms.py --output-dir out/histograms
+    python scripts/penalty_weight_histograms.py --output-dir out/histograms
 """
 from __future__ import annotations
 
-import argparse
 import csv
-import os
 import pathlib
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from augment.checks import check_number, check_positive_int
+from recipes import cli
 
 
 def make_data(n, dim, informative, rng):
@@ -38,12 +33,12 @@ def make_data(n, dim, informative, rng):
 def train(x, y, row, lam, steps, seed, lr, hidden):
     import keras
 
-    from recipes.models.mlp import build_mlp
+    from recipes.models import build_model
     from recipes.regularizers.penalties import apply_penalty
     from recipes.regularizers.proximal_sgd import ProximalSGD
 
     keras.utils.set_random_seed(seed)
-    model = build_mlp((x.shape[1],), hidden_units=(hidden,), num_outputs=1, activation="relu")
+    model = build_model("mlp", input_shape=(x.shape[1],), hidden_units=(hidden,), num_outputs=1, activation="relu")
     if row == "L1 (proximal)":
         optimizer = ProximalSGD(lr, l1=lam)  # the optimizer applies λ‖W‖₁ itself
     else:
@@ -55,8 +50,7 @@ def train(x, y, row, lam, steps, seed, lr, hidden):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--output-dir", default="out/penalty_weight_histograms")
+    p = cli.make_parser(__doc__, output_dir="out/penalty_weight_histograms")
     p.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 1e-3, 1e-2, 3e-2])
     p.add_argument("--rows", nargs="+", default=["L2", "L1", "L1 (proximal)"],
                    choices=["L2", "L1", "L1 (proximal)"])
@@ -64,12 +58,16 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--train-size", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    if any(lam < 0 for lam in args.lambdas):
-        p.error("--lambdas must be >= 0")
-    if args.steps < 1 or args.lr <= 0 or args.hidden < 1:
-        p.error("--steps, --lr and --hidden must be positive")
+    args = cli.parse_args(p, argv)
+    with cli.flag_errors(p):
+        for lam in args.lambdas:
+            check_number("--lambdas", lam, 0)
+        check_positive_int("--steps", args.steps)
+        check_number("--lr", args.lr, 0, low_open=True)
+        check_positive_int("--hidden", args.hidden)
+        check_positive_int("--train-size", args.train_size)
+    import matplotlib.pyplot as plt
+
     out = pathlib.Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -8,21 +8,18 @@ coefficients, pulls w₁ and w₂ to the same value, and reduces their spread ac
 
 Objective: ½‖Xw − y‖² + (α/2)‖w‖² (no intercept; :func:`recipes.regularizers.closed_forms.ridge_path`).
 
-    PYTHONPATH=. python scripts/ridge_collinear.py --output-dir out/ridge
+    python scripts/ridge_collinear.py --output-dir out/ridge
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import pathlib
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from recipes.regularizers.closed_forms import ridge_path  # noqa: E402
+from augment.checks import check_int
+from recipes import cli
+from recipes.regularizers.closed_forms import ridge_path
 
 TRUE_W = np.array([1.0, 1.0, 0.5])
 
@@ -34,17 +31,16 @@ def make_data(n, rng, collinearity=0.01, noise=0.5):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--output-dir", default="out/ridge_collinear")
+    p = cli.make_parser(__doc__, output_dir="out/ridge_collinear")
     p.add_argument("--samples", type=int, default=50, help="rows of X")
     p.add_argument("--draws", type=int, default=200, help="noise draws for the coefficient spread")
     p.add_argument("--collinearity", type=float, default=0.01, help="std of x2 - x1")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    if args.samples < 4:
-        p.error("--samples must be >= 4")
-    if args.draws < 2:
-        p.error("--draws must be >= 2")
+    args = cli.parse_args(p, argv)
+    with cli.flag_errors(p):
+        check_int("--samples", args.samples, 4)
+        check_int("--draws", args.draws, 2)
+    import matplotlib.pyplot as plt
+
     out = pathlib.Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
 

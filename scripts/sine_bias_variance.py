@@ -13,24 +13,15 @@ width-independent step of the neural-tangent scaling) for ``--steps`` steps. All
 width are trained together as replicas (recipes.analysis.replicas), the same T training sets for every width.
 The decomposition (recipes.analysis.bias_variance) uses the true function ȳ(x) = sin x on a test grid.
 
-    PYTHONPATH=. python scripts/sine_bias_variance.py --output-dir runs/sine
+    python scripts/sine_bias_variance.py --output-dir runs/sine
 """
-import argparse
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from recipes.analysis.bias_variance import squared_error_decomposition  # noqa: E402
-from recipes.analysis.replicas import (ReplicaLoss, build_replica_mlp, stack_replicas,  # noqa: E402
-                              unstack_replicas)
+from augment.checks import check_int, check_number, check_positive_int
+from recipes import cli
 
 
 def make_data(trials, points, sigma, seed):
@@ -42,6 +33,10 @@ def make_data(trials, points, sigma, seed):
 
 def fit_width(width, xs, ys, steps, lr, seed, predict_x, output_init="zeros"):
     """Train T replicas of width ``width``; return predictions (T, len(predict_x), 1)."""
+    import keras
+
+    from recipes.analysis.replicas import ReplicaLoss, build_replica_mlp, stack_replicas, unstack_replicas
+
     k, n = len(xs), len(xs[0])
     seeds = [seed * 100_000 + t for t in range(k)]
     kw = dict(kernel_initializer=keras.initializers.RandomUniform(-1.0, 1.0),
@@ -70,7 +65,7 @@ def fit_width(width, xs, ys, steps, lr, seed, predict_x, output_init="zeros"):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = cli.make_parser(__doc__, output_dir="runs/sine_bias_variance")
     ap.add_argument("--widths", type=int, nargs="+", default=[15, 1000, 10000])
     ap.add_argument("--trials", type=int, default=100, help="training sets (learned functions)")
     ap.add_argument("--points", type=int, default=20, help="points per training set")
@@ -82,13 +77,21 @@ def main(argv=None):
     ap.add_argument("--init-variance", action="store_true",
                     help="also train T replicas on ONE training set with T seeds: the variance due "
                          "to initialization alone (Neal et al.'s optimization variance)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--output-dir", default="runs/sine_bias_variance")
-    args = ap.parse_args(argv)
-    if args.trials < 2:
-        raise ValueError(f"--trials must be >= 2, got {args.trials}")
-    if min(args.widths) < 1 or args.points < 1 or args.steps < 1:
-        raise ValueError("--widths, --points and --steps must be >= 1")
+    args = cli.parse_args(ap, argv)
+    with cli.flag_errors(ap):
+        check_int("--trials", args.trials, 2)
+        for width in args.widths:
+            check_positive_int("--widths", width)
+        check_positive_int("--points", args.points)
+        check_positive_int("--steps", args.steps)
+        check_positive_int("--test-points", args.test_points)
+        check_number("--sigma", args.sigma, 0)
+        check_number("--lr", args.lr, 0, low_open=True)
+    import keras
+    import matplotlib.pyplot as plt
+
+    from recipes.analysis.bias_variance import squared_error_decomposition
+
     os.makedirs(args.output_dir, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
 

@@ -17,27 +17,29 @@ Model: Conv2D(32)-ReLU-MaxPool, Conv2D(64)-ReLU-MaxPool, Conv2D(128)-ReLU, globa
 Dropout(0.3), Dense(10) (0.1 M weights; global max pooling finds a digit wherever it sits in the
 second, and learned far faster here than average pooling or batch normalization did); Adam 1e-3
 decayed by cosine to 0 over ``--epochs`` epochs, batch 32;
-test accuracy after the last epoch, mean +- std over ``--seeds`` seeds.
+test accuracy after the last epoch, mean +- std over ``--seeds`` seeds (``--seed``, ``--seed`` + 1, …).
 
-Usage:  PYTHONPATH=. python scripts/speech_augment_fsdd.py --split official --output-dir out/speech_augment
+Usage:  python scripts/speech_augment_fsdd.py --split official --output-dir out/speech_augment
+Data: ``--data-dir`` (the FSDD folder or a data root holding ``fsdd/``; default ``$RECIPES_DATA/fsdd``).
 Writes speech_augment_fsdd_<split>.csv and .png.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import math
-import os
 import pathlib
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
 
+from augment.checks import check_int, check_positive_int
+from recipes import cli
 
-def build_model(input_shape, seed, steps):
+METHODS = ("none", "spec", "wave", "wave+spec")
+
+
+def build_cnn(input_shape, seed, steps):
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -59,9 +61,6 @@ def build_model(input_shape, seed, steps):
 
 def plot_rows(rows, path, title):
     """Bars: test accuracy per augmentation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.2, 3.0))
@@ -79,31 +78,36 @@ def plot_rows(rows, path, title):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", default=os.environ.get("RECIPES_DATA", "../shared/data"))
+    p = cli.make_parser(__doc__, datasets=("fsdd",), output_dir="out/speech_augment")
     p.add_argument("--split", choices=["official", "speaker"], default="official")
     p.add_argument("--test-speaker", default="theo")
-    p.add_argument("--methods", nargs="+", default=["none", "spec", "wave", "wave+spec"])
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--seeds", type=int, default=1, help="runs per method, seeds --seed, --seed + 1, …")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--freq-mask", type=int, default=8, help="SpecAugment F (widest frequency mask)")
     p.add_argument("--time-mask", type=int, default=10, help="SpecAugment T (widest time mask)")
     p.add_argument("--num-masks", type=int, default=2, help="SpecAugment m_F = m_T")
-    p.add_argument("--output-dir", default="out/speech_augment")
-    args = p.parse_args(argv)
+    args = cli.parse_args(p, argv)
+    with cli.flag_errors(p):
+        for flag, value in (("--epochs", args.epochs), ("--seeds", args.seeds), ("--batch-size", args.batch_size)):
+            check_positive_int(flag, value)
+        for flag, value in (("--freq-mask", args.freq_mask), ("--time-mask", args.time_mask),
+                            ("--num-masks", args.num_masks)):
+            check_int(flag, value, 0)
+    root = cli.data_folder(p, args, "fsdd") / "recordings"
 
     from scipy.io import wavfile
 
     from augment.speech import WaveAugment
     from augment.speech_pipeline import fsdd_split, speech_dataset
 
-    root = pathlib.Path(args.data) / "fsdd" / "recordings"
     out = pathlib.Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (train_f, train_y), (test_f, test_y) = fsdd_split(root, args.split, args.test_speaker)
+    with cli.flag_errors(p):  # a --test-speaker FSDD does not have
+        (train_f, train_y), (test_f, test_y) = fsdd_split(root, args.split, args.test_speaker)
     # babble noise: 200 other training clips
-    pick = np.random.default_rng(0).choice(len(train_f), 200, replace=False)
+    pick = np.random.default_rng(args.seed).choice(len(train_f), 200, replace=False)
     noise = [wavfile.read(train_f[i])[1].astype(np.float32) / 32768.0 for i in pick]
     test_ds = speech_dataset(test_f, test_y, batch_size=256, shuffle=False)
     steps = args.epochs * math.ceil(len(train_f) / args.batch_size)
@@ -113,14 +117,14 @@ def main(argv=None):
     rows = []
     for method in args.methods:
         accs, t0 = [], time.time()
-        for seed in range(args.seeds):
+        for seed in range(args.seed, args.seed + args.seeds):
             wave = (WaveAugment(noise_clips=noise, seed=seed) if "wave" in method else None)
             spec = (dict(freq_mask_param=args.freq_mask, num_freq_masks=args.num_masks,
                          time_mask_param=args.time_mask, num_time_masks=args.num_masks)
                     if "spec" in method else None)
             train_ds = speech_dataset(train_f, train_y, wave_augment=wave, spec_augment=spec,
                                       batch_size=args.batch_size, shuffle=True, seed=seed)
-            model = build_model((97, 40, 1), seed, steps)
+            model = build_cnn((97, 40, 1), seed, steps)
             model.fit(train_ds, epochs=args.epochs, verbose=0)
             accs.append(model.evaluate(test_ds, verbose=0)[1])
         label = method

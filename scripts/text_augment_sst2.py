@@ -16,26 +16,30 @@ EDA augmentation, through augment.text_pipeline.on_the_fly_dataset):
 Adam 1e-3, batch 32. The expanded set is streamed (repeated, reshuffled); one "epoch" is ceil(N/32)
 steps whatever the augmentation, so every arm is validated after the same number of updates; early
 stopping on dev accuracy (872 sentences; patience 5, best weights restored, at most ``--epochs``);
-test accuracy on the 1,821 SST-2 test sentences, mean +- std over ``--seeds`` seeds.
+test accuracy on the 1,821 SST-2 test sentences, mean +- std over ``--seeds`` seeds (``--seed``, ``--seed`` + 1, …;
+``--seed`` also draws the 500-sentence subset and seeds EDA).
 
-Usage:  PYTHONPATH=. python scripts/text_augment_sst2.py --sizes 500 --seeds 5 --output-dir out/text_augment
+Usage:  python scripts/text_augment_sst2.py --sizes 500 --seeds 5 --output-dir out/text_augment
+Data: ``--data-dir``, a data root holding ``text/`` (the SST-2 files ``stsa.binary.{train,dev,test}``) and
+``nltk_data/`` (WordNet; without it NLTK searches ``$NLTK_DATA`` and its own path); default ``$RECIPES_DATA``.
 Writes text_augment_sst2_<model>_<sizes>.csv and .png (test accuracy per arm, error bars = std).
 """
 from __future__ import annotations
 
-import argparse
 import csv
-import os
 import pathlib
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import numpy as np
 
+from augment.checks import check_positive_int
+from recipes import cli
 
-def build_model(train_texts, seed, arch="cnn", max_tokens=20000, seq_len=50, dim=64):
+METHODS = ("none", "eda", "eda_otf", "backtranslation")
+
+
+def build_text_model(train_texts, seed, arch="cnn", max_tokens=20000, seq_len=50, dim=64):
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -61,7 +65,7 @@ def train_and_test(train_ds, train_texts, dev, test, seed, epochs, steps_per_epo
     import keras
     import tensorflow as tf
 
-    model = build_model(train_texts, seed, arch)
+    model = build_text_model(train_texts, seed, arch)
     to_ds = lambda xy: tf.data.Dataset.from_tensor_slices((xy[0], xy[1].astype("float32"))).batch(256)
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=5, restore_best_weights=True)
     train_ds = train_ds.repeat().map(lambda x, y: (tf.reshape(x, [-1, 1]), tf.cast(y, tf.float32)))
@@ -75,9 +79,6 @@ def train_and_test(train_ds, train_texts, dev, test, seed, epochs, steps_per_epo
 
 def plot_rows(rows, path, title):
     """Grouped bars: test accuracy per augmentation, one group per training-set size."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     sizes = sorted({r["n_train"] for r in rows})
@@ -105,30 +106,34 @@ def plot_rows(rows, path, title):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", default=os.environ.get("RECIPES_DATA", "../shared/data"))
-    p.add_argument("--sizes", type=int, nargs="+", default=[500, 6920])
-    p.add_argument("--seeds", type=int, default=3)
+    p = cli.make_parser(__doc__, datasets=("text", "nltk_data"), output_dir="out/text_augment")
+    p.add_argument("--sizes", type=int, nargs="+", default=[500, 6920], help="training-set sizes N")
+    p.add_argument("--seeds", type=int, default=3, help="runs per arm, seeds --seed, --seed + 1, …")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--model", choices=["cnn", "mean"], default="cnn")
-    p.add_argument("--methods", nargs="+", default=["none", "eda", "eda_otf", "backtranslation"])
-    p.add_argument("--output-dir", default="out/text_augment")
-    args = p.parse_args(argv)
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    args = cli.parse_args(p, argv)
+    with cli.flag_errors(p):
+        for n in args.sizes:
+            check_positive_int("--sizes", n)
+        check_positive_int("--seeds", args.seeds)
+        check_positive_int("--epochs", args.epochs)
+    text_dir = cli.data_folder(p, args, "text")
+    nltk_dir = cli.data_folder(p, args, "nltk_data", optional=True)
 
     from augment.back_translation import ApertiumTranslator, BackTranslator
     from augment.eda import EDA, clean_sentence, paper_parameters
     from augment.text_pipeline import (expand_offline, load_expanded, on_the_fly_dataset,
                                        read_labeled_sentences)
 
-    data = pathlib.Path(args.data)
     out = pathlib.Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     # every arm and the dev/test sets get EDA's cleaning (lower case, letters only), so that no arm sees
     # a different tokenization from the test set ("re-imagining" -> "re imagining", "1930s" -> "s")
     clean_all = lambda xy: ([clean_sentence(t) for t in xy[0]], xy[1])
-    texts, labels = clean_all(read_labeled_sentences(data / "text" / "stsa.binary.train"))
-    dev = clean_all(read_labeled_sentences(data / "text" / "stsa.binary.dev"))
-    test = clean_all(read_labeled_sentences(data / "text" / "stsa.binary.test"))
+    texts, labels = clean_all(read_labeled_sentences(text_dir / "stsa.binary.train"))
+    dev = clean_all(read_labeled_sentences(text_dir / "stsa.binary.dev"))
+    test = clean_all(read_labeled_sentences(text_dir / "stsa.binary.test"))
     methods = list(args.methods)
     if "backtranslation" in methods and not ApertiumTranslator.available():
         print("apertium not installed: skipping back-translation")
@@ -136,7 +141,7 @@ def main(argv=None):
 
     rows = []
     for n in args.sizes:
-        idx = np.random.default_rng(0).permutation(len(texts))[:n] if n < len(texts) else np.arange(len(texts))
+        idx = np.random.default_rng(args.seed).permutation(len(texts))[:n] if n < len(texts) else np.arange(len(texts))
         sub_x, sub_y = [texts[i] for i in idx], labels[idx]
         for method in methods:
             t0 = time.time()
@@ -145,7 +150,7 @@ def main(argv=None):
                 augmenter, note = (lambda s: []), "-"
             elif method in ("eda", "eda_otf"):
                 params = paper_parameters(n)
-                eda = EDA(**params, seed=0, nltk_data=data / "nltk_data")
+                eda = EDA(**params, seed=args.seed, nltk_data=nltk_dir)
                 augmenter, note = eda, f"alpha={params['alpha_sr']}, n_aug={params['n_aug']}"
             else:
                 back = [clean_sentence(b) for b in BackTranslator(ApertiumTranslator())(sub_x)]
@@ -164,7 +169,7 @@ def main(argv=None):
                                                                for w in eda.synonyms(t)}))]
             accs, eps = [], []
             t1 = time.time()
-            for seed in range(args.seeds):
+            for seed in range(args.seed, args.seed + args.seeds):
                 if method == "eda_otf":
                     eda.rng.seed(seed)  # same cached synonyms, a new stream per seed
                     ds = on_the_fly_dataset(sub_x, sub_y, eda, batch_size=32, seed=seed)

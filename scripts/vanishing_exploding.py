@@ -15,23 +15,16 @@
 
 Writes ``vanishing_exploding.png`` and ``vanishing_exploding.csv`` and prints a table.
 
-    PYTHONPATH=. python scripts/vanishing_exploding.py --output-dir results/vanishing
+    python scripts/vanishing_exploding.py --output-dir results/vanishing
 """
-import argparse
 import csv
 import os
 import time
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import keras  # noqa: E402
-
-from recipes.optimization import model_autodiff  # noqa: E402
+from augment.checks import check_int, check_number, check_positive_int
+from recipes import cli
 
 
 def matrix_power_norms(radius, steps, dim=8, seed=0):
@@ -55,6 +48,10 @@ def matrix_power_norms(radius, steps, dim=8, seed=0):
 
 def layer_gradient_norms(activation, gain, depth, width, seed=0, batch=128):
     """‖∂C/∂b_l‖ for l = 1..depth of a Dense MLP, C = mean squared output (a smooth scalar cost)."""
+    import keras
+
+    from recipes.optimization import model_autodiff
+
     keras.utils.set_random_seed(seed)
     if activation == "sigmoid":
         init = keras.initializers.VarianceScaling(gain ** 2, "fan_avg", "normal", seed=seed)  # Glorot
@@ -77,6 +74,8 @@ def layer_gradient_norms(activation, gain, depth, width, seed=0, batch=128):
 def cliff_run(clip, lr, steps, w0=1.08):
     """|J(w_k)| of SGD on J(w) = (w²⁰ − 1)² with optional clipping by norm α = ``clip`` (Keras
     ``global_clipnorm``); stops early (NaN-padded) once |w| > 10."""
+    import keras
+
     kwargs = {"global_clipnorm": clip} if clip else {}
     opt = keras.optimizers.SGD(lr, **kwargs)
     var = keras.Variable(np.array([w0], "float32"))
@@ -94,23 +93,28 @@ def cliff_run(clip, lr, steps, w0=1.08):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = cli.make_parser(__doc__, output_dir="results/vanishing")
     parser.add_argument("--steps", type=int, default=60, help="t of Wᵗ")
     parser.add_argument("--depth", type=int, default=30)
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--cliff-lr", type=float, default=0.002)
     parser.add_argument("--clip", type=float, default=5.0, help="α of the clipped run in (c)")
-    parser.add_argument("--output-dir", default="results/vanishing")
-    args = parser.parse_args(argv)
-    if args.steps < 1 or args.depth < 2 or args.width < 1:
-        parser.error("need --steps >= 1, --depth >= 2, --width >= 1")
+    args = cli.parse_args(parser, argv)
+    with cli.flag_errors(parser):
+        check_positive_int("--steps", args.steps)
+        check_int("--depth", args.depth, 2)
+        check_positive_int("--width", args.width)
+        check_number("--cliff-lr", args.cliff_lr, 0, low_open=True)
+        check_number("--clip", args.clip, 0, low_open=True)
+    import matplotlib.pyplot as plt
+
     os.makedirs(args.output_dir, exist_ok=True)
     start = time.time()
     rows = []
 
     fig, (ax_a, ax_b, ax_c) = plt.subplots(1, 3, figsize=(18, 5))
     for radius in (0.9, 1.0, 1.1):
-        norms, cosines = matrix_power_norms(radius, args.steps)
+        norms, cosines = matrix_power_norms(radius, args.steps, seed=args.seed)
         ax_a.semilogy(norms / norms[0], label=f"ρ(W) = {radius}")
         rows.append({"experiment": "W^t", "setting": f"rho={radius}", "first": 1.0,
                      "last": float(norms[-1] / norms[0]), "gain": float(norms[-1] / norms[0]),
@@ -122,7 +126,7 @@ def main(argv=None):
 
     settings = [("sigmoid", 1.0)] + [("relu", g) for g in (0.8, 1.0, 1.25)]
     for activation, gain in settings:
-        norms = layer_gradient_norms(activation, gain, args.depth, args.width)
+        norms = layer_gradient_norms(activation, gain, args.depth, args.width, seed=args.seed)
         label = f"{activation}, {'Glorot' if activation == 'sigmoid' else 'He'} × {gain}"
         ax_b.semilogy(np.arange(1, len(norms) + 1), norms, "o-", ms=3, label=label)
         rows.append({"experiment": "deep MLP", "setting": label, "first": float(norms[0]),

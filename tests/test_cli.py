@@ -10,6 +10,8 @@ import pytest
 from recipes import cli
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+#: Rewritten on the integrator's branch (with recipes/training); drop them from here once they use recipes.cli.
+OWNED_ELSEWHERE = {"train_cifar10.py", "train_cifar10_fast.py"}
 
 
 def _cifar_like(folder):
@@ -133,3 +135,21 @@ def test_a_script_rejects_a_bad_flag_before_any_work(tmp_path, subprocess_env):
     assert proc.stderr.startswith("usage: ridge_collinear.py") and "error: --draws must be an integer in [2, inf)" in proc.stderr
     assert not out.exists()
 
+
+def test_scripts_share_the_cli_and_import_no_framework_before_parsing():
+    """Every script builds its parser with recipes.cli, touches no sys.path, loads no other script, and imports
+    neither TensorFlow nor Keras at import time (so --verbose and the quiet default apply before they load)."""
+    scripts = sorted(p for p in (REPO / "scripts").glob("*.py") if p.name not in OWNED_ELSEWHERE)
+    assert len(scripts) >= 15
+    for path in scripts:
+        text = path.read_text()
+        assert "cli.make_parser(" in text, path.name
+        for banned in ("sys.path", "spec_from_file_location", "argparse.ArgumentParser(", "matplotlib.use(",
+                       "PYTHONPATH"):
+            assert banned not in text, (path.name, banned)
+    code = ("import sys\nfrom tests.helpers import load_script\n"
+            f"for name in {[p.stem for p in scripts]!r}:\n    load_script(name)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax'}))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

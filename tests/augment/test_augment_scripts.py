@@ -1,18 +1,10 @@
-"""scripts/bench_augment.py and scripts/augment_cifar10.py end to end on a tiny CIFAR-like folder
-(the real numbers come from running them on $RECIPES_DATA; see README)."""
+"""scripts/bench_augment.py (image section on a tiny CIFAR-like folder, text section on real sentences) and
+scripts/augment_cifar10.py end to end (the real numbers come from running them on $RECIPES_DATA; see README)."""
 import csv
-import importlib.util
 
 import pytest
 
-from tests.helpers import write_image_folder
-
-
-def _load(repo_root, name):
-    spec = importlib.util.spec_from_file_location(name, repo_root / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_script, write_image_folder
 
 
 @pytest.fixture
@@ -21,8 +13,8 @@ def tiny_root(tmp_path):
     return tmp_path
 
 
-def test_bench_augment_image_section(repo_root, tiny_root, capsys):
-    bench = _load(repo_root, "bench_augment")
+def test_bench_augment_image_section(tiny_root, capsys):
+    bench = load_script("bench_augment")
     out = tiny_root / "bench"
     rows = bench.main(["--sections", "image", "--data-dir", str(tiny_root / "data"), "--cache-dir", str(tiny_root / "cache"),
                        "--num-images", "64", "--batch-size", "16", "--repeats", "1", "--output-dir", str(out)])
@@ -35,16 +27,17 @@ def test_bench_augment_image_section(repo_root, tiny_root, capsys):
     assert "| image | vectorized image_ops in tf.data |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         bench.parse_args(["--sections", "video"])
+    assert "--sections" in capsys.readouterr().err
 
 
-def test_augment_cifar10_table_and_resume(repo_root, tiny_root, capsys, monkeypatch):
+def test_augment_cifar10_table_and_resume(tiny_root, capsys, monkeypatch):
     """Orchestration only: run_training (the foundation's recipe, tested with it) is replaced by a stub
     that records its configs and writes what the real one writes; a real run is the README's command."""
     import dataclasses
     import json
     import pathlib
 
-    script = _load(repo_root, "augment_cifar10")
+    script = load_script("augment_cifar10")
     seen = []
 
     def fake_run_training(cfg):
@@ -78,3 +71,43 @@ def test_augment_cifar10_table_and_resume(repo_root, tiny_root, capsys, monkeypa
     assert len(seen) == 4 and seen[-1].epochs == 4
     with pytest.raises(SystemExit):
         script.parse_args(["--presets", "none,sepia"])
+
+
+def test_bench_augment_text_section(data_root, tmp_path, capsys):
+    """The text section on a few real sentences: positive rates, its own table and CSV, rows in the summary."""
+    import math
+
+    bench = load_script("bench_augment")
+    out = tmp_path / "bench"
+    rows = bench.main(["--sections", "text", "--data-dir", str(data_root), "--num-sentences", "8", "--repeats", "1",
+                       "--output-dir", str(out)])
+    with open(out / "bench_eda.csv") as f:
+        eda = list(csv.DictReader(f))
+    assert len(eda) == 7 and all(float(r["ours_per_s"]) > 0 for r in eda)
+    assert all(math.isnan(float(r["reference_per_s"])) or float(r["reference_per_s"]) > 0 for r in eda)
+    assert {r["section"] for r in rows} == {"text"} and all(r["items"] == 8 for r in rows)
+    with open(out / "bench_augment.csv") as f:
+        assert len(list(csv.DictReader(f))) == len(rows)
+    assert "EDA vs nlpaug, 8 SST-2 sentences" in capsys.readouterr().out
+
+
+def test_load_fsdd_clips(data_root):
+    # the speech section itself is not run here: audiomentations' Resample spends ~5 s on librosa's first call
+    clips = load_script("bench_augment").load_fsdd_clips(data_root / "fsdd" / "recordings", 6)
+    assert len(clips) == 6 and all(c.dtype.name == "float32" and c.ndim == 1 for c in clips)
+
+
+def test_section_rows_match_the_summary_format():
+    rows = load_script("bench_augment")._as_section_rows(
+        "text", [("RS", 100.0, 20.0, "x"), ("RI", 50.0, float("nan"), "none")], 10, "EDA", "nlpaug")
+    assert [r["route"] for r in rows] == ["EDA: RS", "nlpaug: RS", "EDA: RI"]
+    assert rows[0]["ratio"] == 5.0 and rows[0]["seconds"] == 0.1 and rows[1]["ratio"] == 1.0
+    assert set(rows[0]) == {"section", "route", "items", "seconds", "items_per_s", "ratio", "reference"}
+
+
+def test_bench_augment_sections_without_data_stop_with_the_flag(tmp_path, monkeypatch, capsys):
+    # FSDD has no download route: with neither --data-dir nor RECIPES_DATA the speech section stops before any work
+    monkeypatch.delenv("RECIPES_DATA", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("bench_augment").parse_args(["--sections", "speech", "--output-dir", str(tmp_path)])
+    assert exit_info.value.code == 2 and "--data-dir" in capsys.readouterr().err

@@ -1,18 +1,10 @@
 import csv
-import importlib.util
 import subprocess
 import sys
 
 import pytest
 
-from tests.helpers import write_image_folder
-
-
-def _load_script(repo_root):
-    spec = importlib.util.spec_from_file_location("dropout_experiment", repo_root / "scripts" / "dropout_experiment.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_script, write_image_folder
 
 
 @pytest.mark.parametrize("flags, needle", [
@@ -20,9 +12,10 @@ def _load_script(repo_root):
     (["--models", "none,bogus"], "--models"),
     (["--epochs", "0"], "--epochs"),
 ])
-def test_bad_flags_fail_before_any_work(repo_root, capsys, flags, needle):
-    with pytest.raises(SystemExit):
-        _load_script(repo_root).parse_args(flags)
+def test_bad_flags_fail_before_any_work(capsys, flags, needle):
+    with pytest.raises(SystemExit) as exit_info:
+        load_script("dropout_experiment").parse_args(flags)
+    assert exit_info.value.code == 2
     assert needle in capsys.readouterr().err
 
 

@@ -95,14 +95,11 @@ def test_bad_arguments():
         el.l2_weights(np.diag([1.0, -1.0]), np.ones(2), 1.0)
 
 
-def test_script_draws_the_plot(tmp_path, repo_root, capsys):
+def test_script_draws_the_plot(tmp_path, capsys):
     # In-process (the script is NumPy + matplotlib only).
-    import importlib.util
+    from tests.helpers import load_script
 
-    spec = importlib.util.spec_from_file_location("early_stopping_l2_script",
-                                                  repo_root / "scripts" / "early_stopping_l2.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("early_stopping_l2")
     module.main(["--output-dir", str(tmp_path), "--taus", "5", "50"])
     assert (tmp_path / "early_stopping_vs_l2.png").stat().st_size > 10_000
     rows = (tmp_path / "early_stopping_vs_l2.csv").read_text().splitlines()

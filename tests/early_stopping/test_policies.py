@@ -142,17 +142,15 @@ def test_callbacks_config_round_trip():
 
 
 @pytest.mark.slow
-def test_cifar10_experiment_script_smoke(cifar10_dir, repo_root, tmp_path):
+def test_cifar10_experiment_script_smoke(cifar10_dir, tmp_path):
     # The experiment end to end on a tiny real subset, in-process (no second TensorFlow import): every run is
     # reported, policy 1 ran exactly i* steps, and the plot is drawn. The numbers themselves are in the README.
     import csv
-    import importlib.util
     import json
 
-    spec = importlib.util.spec_from_file_location("early_stopping_cifar10",
-                                                  repo_root / "scripts" / "early_stopping_cifar10.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    from tests.helpers import load_script
+
+    module = load_script("early_stopping_cifar10")
     out = tmp_path / "out"
     assert module.main(["--data-dir", str(cifar10_dir), "--model", "mlp", "--train-limit", "200",
                         "--val-size", "64", "--test-limit", "100", "--epochs", "2", "--batch-size", "32",

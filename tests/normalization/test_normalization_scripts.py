@@ -1,21 +1,15 @@
-"""Smoke tests of scripts/bn_running_vs_population.py and scripts/bench_normalization.py (tiny settings)."""
+"""Smoke tests of scripts/bn_running_vs_population.py and scripts/bench_train_step.py (tiny settings)."""
 import csv
-import importlib.util
 
 import pytest
 
-
-def _load(repo_root, name):
-    spec = importlib.util.spec_from_file_location(name, repo_root / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.helpers import load_script
 
 
-def test_bn_demo_table_shows_the_running_average_lag(repo_root, tmp_path, capsys):
-    demo = _load(repo_root, "bn_running_vs_population")
-    rows = demo.main(["--batch-sizes", "4", "--steps", "5", "--train-limit", "64", "--test-limit", "32",
-                      "--output-dir", str(tmp_path)])
+def test_bn_demo_table_shows_the_running_average_lag(tmp_path, capsys):
+    demo = load_script("bn_running_vs_population")
+    rows = demo.main(["--synthetic", "--batch-sizes", "4", "--steps", "5", "--train-limit", "64",
+                      "--test-limit", "32", "--output-dir", str(tmp_path)])
     assert len(rows) == 1
     # After 5 steps the running mean still carries weight 0.99^5 = 0.95 on its initial 0: it is several
     # population standard deviations away from the population mean of the un-normalized conv outputs.
@@ -23,22 +17,23 @@ def test_bn_demo_table_shows_the_running_average_lag(repo_root, tmp_path, capsys
     assert rows[0]["unbiasing_factor"] == 0.75
     with open(tmp_path / "bn_running_vs_population.csv") as f:
         assert len(list(csv.DictReader(f))) == 1
-    assert "acc_population" in capsys.readouterr().out
+    assert "data=synthetic" in capsys.readouterr().out
 
 
-def test_bn_demo_rejects_bad_arguments(repo_root):
-    demo = _load(repo_root, "bn_running_vs_population")
-    with pytest.raises(SystemExit):
-        demo.main(["--batch-sizes", "1"])
-    with pytest.raises(SystemExit):
-        demo.main(["--steps", "x"])
+@pytest.mark.parametrize("flags, needle", [(["--batch-sizes", "1"], "--batch-sizes"), (["--steps", "x"], "--steps"),
+                                           (["--data-dir", "/nonexistent"], "--data-dir")])
+def test_bn_demo_rejects_bad_arguments(capsys, flags, needle):
+    demo = load_script("bn_running_vs_population")
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(flags)
+    assert exit_info.value.code == 2 and needle in capsys.readouterr().err
 
 
-def test_bench_variants_use_the_right_layers(repo_root):
+def test_bench_variants_use_the_right_layers():
     import keras
     from recipes.normalization.weight_norm import WeightNormalization
     from recipes.normalization.weight_standardization import WSConv2D
-    bench = _load(repo_root, "bench_train_step")
+    bench = load_script("bench_train_step")
 
     def kinds(model):
         return {type(l).__name__ for l in model.layers}
@@ -54,10 +49,10 @@ def test_bench_variants_use_the_right_layers(repo_root):
     assert {"Conv2D", "GroupNormalization"} <= kinds(bench.VARIANTS["group_norm"]("resnet20", None))
 
 
-def test_interleaved_bench_rejects_bad_flags(repo_root):
+@pytest.mark.parametrize("flags, needle", [(["--variants", "plain,nope"], "--variants"), (["--steps", "0"], "--steps")])
+def test_bench_rejects_bad_flags(capsys, flags, needle):
     # A real run builds and compiles two ResNet-20s (~10 s even at batch 2): measured by hand, not here.
-    bench = _load(repo_root, "bench_train_step_interleaved")
-    with pytest.raises(SystemExit):
-        bench.main(["--variants", "plain,nope"])
-    with pytest.raises(SystemExit):
-        bench.main(["--steps", "0"])
+    bench = load_script("bench_train_step")
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(flags)
+    assert exit_info.value.code == 2 and needle in capsys.readouterr().err

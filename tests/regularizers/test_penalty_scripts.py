@@ -2,18 +2,12 @@
 ridge path at α = 0 is least squares and norms shrink with α; larger λ gives smaller weights; only
 the proximal L1 step gives exact zeros."""
 import csv
-import importlib.util
 import subprocess
 import sys
 
 import numpy as np
 
-
-def _load(repo_root, name):
-    spec = importlib.util.spec_from_file_location(name, repo_root / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.helpers import load_script
 
 
 def _rows(path):
@@ -34,7 +28,7 @@ def test_ridge_collinear_script(tmp_path, repo_root, subprocess_env):
     assert float(rows[0]["alpha"]) == 0.0
     assert all(a > b for a, b in zip(norms, norms[1:]))  # ‖w~(α)‖ strictly decreasing in α
     # regenerate the script's data: the α = 0 row is the least-squares solution
-    mod = _load(repo_root, "ridge_collinear")
+    mod = load_script("ridge_collinear")
     x, y = mod.make_data(50, np.random.default_rng(0))
     w_ols = np.linalg.lstsq(x, y, rcond=None)[0]
     # CSV holds full-precision floats; the normal equations at cond ~3e4 keep ~1e-10 relative
@@ -44,8 +38,8 @@ def test_ridge_collinear_script(tmp_path, repo_root, subprocess_env):
     assert abs(float(big["w1"]) - float(big["w2"])) < 1e-3
 
 
-def test_decision_boundary_script(tmp_path, repo_root):
-    mod = _load(repo_root, "penalty_decision_boundaries")
+def test_decision_boundary_script(tmp_path):
+    mod = load_script("penalty_decision_boundaries")
     out = tmp_path / "db"
     mod.main(["--output-dir", str(out), "--hidden", "20", "--lambdas", "0.1", "--steps", "150"])
     assert (out / "decision_boundaries.png").stat().st_size > 10_000
@@ -55,8 +49,8 @@ def test_decision_boundary_script(tmp_path, repo_root):
     assert sq[1] < 0.2 * sq[0]  # the L2 penalty shrinks Σ‖W‖² (measured: 48.7 → 1.6)
 
 
-def test_weight_histogram_script(tmp_path, repo_root):
-    mod = _load(repo_root, "penalty_weight_histograms")
+def test_weight_histogram_script(tmp_path):
+    mod = load_script("penalty_weight_histograms")
     out = tmp_path / "h"
     mod.main(["--output-dir", str(out), "--lambdas", "0", "0.03", "--rows", "L1", "L1 (proximal)",
               "--steps", "300", "--train-size", "128"])
