@@ -47,3 +47,12 @@ def test_cache_dir_from_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("RECIPES_CACHE")
     assert locations.default_cache_dir() == pathlib.Path.home() / ".cache" / "keras_recipes"
 
+
+def test_only_this_module_reads_recipes_data():
+    """Exactly one module of the library and the scripts reads RECIPES_DATA from the environment."""
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    readers = sorted(str(p.relative_to(repo)) for d in ("recipes", "augment", "callbacks", "scripts")
+                     for p in (repo / d).rglob("*.py") if "RECIPES_DATA\")" in p.read_text()
+                     or "RECIPES_DATA']" in p.read_text() or "RECIPES_DATA\"]" in p.read_text()
+                     or "RECIPES_DATA\", " in p.read_text())
+    assert readers == ["recipes/data/locations.py"], readers
