@@ -7,7 +7,8 @@ from recipes.models import build_model, list_models, model_builder
 
 def test_every_command_model_is_registered():
     assert list_models() == ("resnet20", "resnet32", "resnet56", "resnet110", "resnet18", "resnet34",
-                             "preact_resnet18", "preact_resnet34", "airbench", "mlp")
+                             "preact_resnet18", "preact_resnet34", "airbench", "mlp", "small_cnn", "dropout_mlp",
+                             "text_cnn")
 
 
 def test_builds_through_the_registry_with_the_builders_arguments():
@@ -22,7 +23,7 @@ def test_builds_through_the_registry_with_the_builders_arguments():
 
 
 def test_bad_names_and_arguments_are_named():
-    with pytest.raises(ValueError, match="name must be one of resnet20, .*mlp, got 'vgg16'"):
+    with pytest.raises(ValueError, match="name must be one of resnet20, .*text_cnn, got 'vgg16'"):
         build_model("vgg16")
     with pytest.raises(TypeError, match="model 'airbench' takes no argument\\(s\\) width"):
         build_model("airbench", width=3)
