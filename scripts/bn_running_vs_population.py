@@ -3,8 +3,8 @@
     python scripts/bn_running_vs_population.py --data-dir ../shared/data/cifar10 \
         --batch-sizes 4,32,128 --steps 10,100,500 --output-dir runs/bn_stats
 
-For every (batch size m, number of training steps T) a small CNN with batch norm (conv-BN-ReLU ×2, then
-dense-BN-ReLU and a linear classifier) is trained from the same initialization with SGD (momentum 0.9) on the
+For every (batch size m, number of training steps T) a small CNN with batch norm (the registry's ``small_cnn``
+with ``norm="batch"``: conv-BN-ReLU-pool ×2, global average pooling, dense-BN-ReLU and a linear classifier) is trained from the same initialization with SGD (momentum 0.9) on the
 first ``--train-limit`` CIFAR-10 training images, tested on a random ``--test-limit`` test images (``--data-dir``,
 else ``$RECIPES_DATA/cifar10``, else tensorflow-datasets; ``--synthetic``: a 10-class problem of Gaussian blobs
 instead). Then the test set is classified twice with the same weights:
@@ -54,23 +54,6 @@ def load_data(data_dir, train_limit, test_limit, seed, synthetic=False):
     return x, y, xt, yt, "synthetic"
 
 
-def build_cnn(input_shape, seed):
-    import keras
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input(input_shape)
-    h = inp
-    for i, filters in enumerate((16, 32)):
-        h = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}")(h)
-        h = keras.layers.BatchNormalization(name=f"bn_conv{i}")(h)
-        h = keras.layers.ReLU()(h)
-        h = keras.layers.MaxPooling2D()(h)
-    h = keras.layers.GlobalAveragePooling2D()(h)
-    h = keras.layers.Dense(64, use_bias=False, name="dense")(h)
-    h = keras.layers.BatchNormalization(name="bn_dense")(h)
-    h = keras.layers.ReLU()(h)
-    return keras.Model(inp, keras.layers.Dense(10, name="logits")(h))
-
-
 def main(argv=None):
     p = cli.make_parser(__doc__, datasets=("cifar10",))
     p.add_argument("--synthetic", action="store_true", help="Gaussian blobs instead of CIFAR-10")
@@ -93,6 +76,7 @@ def main(argv=None):
     folder = None if args.synthetic else cli.data_folder(p, args, "cifar10")
     import keras
 
+    from recipes.models import build_model
     from recipes.normalization.batch_norm_statistics import apply_population_statistics, running_statistics
 
     with cli.flag_errors(p):  # a --train-limit or --test-limit larger than the data
@@ -104,7 +88,8 @@ def main(argv=None):
     for m in batch_sizes:
         for steps in steps_list:
             t0 = time.perf_counter()
-            model = build_cnn(x.shape[1:], args.seed)
+            keras.utils.set_random_seed(args.seed)  # the same initialization for every (m, T)
+            model = build_model("small_cnn", input_shape=x.shape[1:], norm="batch", head="average")
             model.compile(keras.optimizers.SGD(args.lr * m / 32 if m < 32 else args.lr, momentum=0.9),
                           keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
             rng = np.random.default_rng(args.seed)
@@ -115,7 +100,7 @@ def main(argv=None):
             pop = apply_population_statistics(model, x, batch_size=m, seed=args.seed)
             acc_pop = model.evaluate(xt, yt, batch_size=256, verbose=0)[1]
             gap = max(float(np.mean(np.abs(running[k][0] - pop[k][0]) / np.sqrt(pop[k][1] + 1e-12))) for k in pop)
-            var_ratio = float(np.mean(running["bn_dense"][1] / np.maximum(pop["bn_dense"][1], 1e-12)))
+            var_ratio = float(np.mean(running["bn_dense0"][1] / np.maximum(pop["bn_dense0"][1], 1e-12)))
             row = {"data": source, "batch_size": m, "steps": steps, "acc_running": round(acc_run, 4),
                    "acc_population": round(acc_pop, 4), "mean_gap": round(gap, 3),
                    "var_ratio_dense": round(var_ratio, 3), "unbiasing_factor": round((m - 1) / m, 3),

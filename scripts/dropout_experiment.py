@@ -1,6 +1,6 @@
 """Dropout, DropConnect, structural dropout and Monte Carlo dropout on an MLP for real CIFAR-10.
 
-Trains four MLPs (3072 → h → h → 10, ReLU, Adam) on a CIFAR-10 subset:
+Trains four MLPs (3072 → h → h → 10, ReLU, Adam; the registry's ``dropout_mlp``) on a CIFAR-10 subset:
 
 * ``none``         — no regularization;
 * ``dropout``      — inverted dropout, lecture defaults: p = 0.8 on the input, p = 0.5 on hidden layers;
@@ -61,37 +61,6 @@ def parse_args(argv=None, ap=None):
     return args
 
 
-def build_dropout_mlp(kind, hidden, seed):
-    import keras
-
-    from recipes.dropout.dropconnect import DropConnectDense
-    from recipes.dropout.rates import HIDDEN_RATE, INPUT_RATE
-    from recipes.dropout.structural_dropout import StructuralDropout
-
-    inp = keras.Input((3072,), name="pixels")
-    x = inp
-    if kind == "dropout":
-        x = keras.layers.Dropout(INPUT_RATE, seed=seed, name="drop_in")(x)
-    x = keras.layers.Dense(hidden, activation="relu", name="hidden1")(x)
-    if kind == "dropout":
-        x = keras.layers.Dropout(HIDDEN_RATE, seed=seed + 1, name="drop1")(x)
-    if kind == "structural":
-        x = StructuralDropout(seed=seed + 1, name="struct1")(x)
-    if kind == "dropconnect":
-        x = DropConnectDense(hidden, rate=HIDDEN_RATE, mask="example", seed=seed + 2, activation="relu", name="hidden2")(x)
-    else:
-        x = keras.layers.Dense(hidden, activation="relu", name="hidden2")(x)
-    if kind == "dropout":
-        x = keras.layers.Dropout(HIDDEN_RATE, seed=seed + 3, name="drop2")(x)
-    if kind == "structural":
-        x = StructuralDropout(seed=seed + 3, name="struct2")(x)
-    if kind == "dropconnect":
-        out = DropConnectDense(10, rate=HIDDEN_RATE, mask="example", seed=seed + 4, name="logits")(x)
-    else:
-        out = keras.layers.Dense(10, name="logits")(x)
-    return keras.Model(inp, out, name=kind)
-
-
 def pruned_plain_accuracy(model, x, y, width):
     """Test accuracy of the plain MLP with hidden units ≥ width zeroed (no structural training)."""
     w1, b1 = (np.asarray(v) for v in model.get_layer("hidden1").weights)
@@ -124,6 +93,7 @@ def main(argv=None):
     from recipes.data.cifar10 import prepare_cifar10
     from recipes.dropout.mc_dropout import MCDropoutPredictor, mutual_information, predictive_entropy, softmax
     from recipes.dropout.structural_dropout import set_structural_width
+    from recipes.models import build_model
 
     t_start = time.time()
     keras.utils.set_random_seed(args.seed)
@@ -148,7 +118,7 @@ def main(argv=None):
     histories, models, rows = {}, {}, []
     for kind in args.models:
         keras.utils.set_random_seed(args.seed)
-        model = build_dropout_mlp(kind, args.hidden, args.seed)
+        model = build_model("dropout_mlp", kind=kind, hidden=args.hidden, seed=args.seed)
         model.compile(keras.optimizers.Adam(args.lr),
                       keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         t0 = time.time()

@@ -38,8 +38,8 @@ def build_parser():
     p = cli.make_parser(__doc__, datasets=("cifar10",), output_dir="results/early_stopping_cifar10")
     p.add_argument("--cache-dir", default=None, help="decoded-data cache (default ~/.cache/keras_recipes)")
     p.add_argument("--model", default="cnn", choices=MODELS,
-                   help="cnn: 2 conv + 1 hidden dense layer (137k parameters); mlp: recipes.models.mlp, one hidden layer "
-                        "of 256; resnet20: recipes.models.resnet (slow on CPU)")
+                   help="cnn: the registry's small_cnn, 2 conv + 1 hidden dense layer (137k parameters); mlp: one "
+                        "hidden layer of 256; resnet20 (slow on CPU)")
     p.add_argument("--width", type=int, default=None, help="resnet20 only: first-stage filters")
     p.add_argument("--train-limit", type=int, default=4000, help="X^(train): the first N training images")
     p.add_argument("--val-size", type=int, default=1000, help="|X^(valid)|, taken out of X^(train)")
@@ -55,6 +55,7 @@ def build_parser():
 
 
 def make_builder(args, mean, std):
+    """A function returning the compiled model, from the same random θ₀ every call (the registry's models)."""
     import keras
 
     from recipes.models import build_model
@@ -63,18 +64,12 @@ def make_builder(args, mean, std):
         keras.utils.set_random_seed(args.seed)  # the same random θ₀ for every run
         if args.model == "resnet20":
             model = build_model("resnet20", width=args.width, mean=mean, std=std)
+        elif args.model == "cnn":
+            model = build_model("small_cnn", mean=mean, std=std)  # conv 16, 32 + pooling, dense 64
         else:
             inputs = keras.Input((32, 32, 3))
             x = keras.layers.Normalization(mean=mean, variance=np.square(std))(inputs)  # x̂ = (x − μ)/σ
-            if args.model == "mlp":
-                outputs = build_model("mlp", input_shape=(32, 32, 3), hidden_units=(256,), num_outputs=10)(x)
-            else:
-                for filters in (16, 32):
-                    x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-                    x = keras.layers.MaxPooling2D()(x)
-                x = keras.layers.Flatten()(x)
-                x = keras.layers.Dense(64, activation="relu")(x)
-                outputs = keras.layers.Dense(10)(x)
+            outputs = build_model("mlp", input_shape=(32, 32, 3), hidden_units=(256,), num_outputs=10)(x)
             model = keras.Model(inputs, outputs)
         model.compile(optimizer=keras.optimizers.Adam(args.lr),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])

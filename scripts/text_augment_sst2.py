@@ -7,7 +7,7 @@ N = 6,920: alpha = 0.1, n_aug = 4), Apertium back-translation through Spanish (o
 sentence; skipped when apertium is absent) - a fresh model is trained on the expanded set (offline
 route: written to disk by augment.text_pipeline.expand_offline, read back with TextLineDataset;
 method ``eda_otf`` instead replaces each sentence on the fly with probability n_aug/(n_aug+1) by one
-EDA augmentation, through augment.text_pipeline.on_the_fly_dataset):
+EDA augmentation, through augment.text_pipeline.on_the_fly_dataset) - the registry's ``text_cnn``:
 
     TextVectorization(20k words, 50 tokens, adapted on the training sentences used)
     -> Embedding(64) -> Dropout(0.3) -> Conv1D(64, 3, relu) -> GlobalMaxPool -> Dropout(0.5) -> Dense(1)
@@ -39,24 +39,14 @@ from recipes import cli
 METHODS = ("none", "eda", "eda_otf", "backtranslation")
 
 
-def build_text_model(train_texts, seed, arch="cnn", max_tokens=20000, seq_len=50, dim=64):
+def build_text_model(train_texts, seed, arch="cnn"):
+    """The registry's ``text_cnn`` (vocabulary adapted on ``train_texts``), compiled: Adam 1e-3, cross-entropy."""
     import keras
 
+    from recipes.models import build_model
+
     keras.utils.set_random_seed(seed)
-    vectorize = keras.layers.TextVectorization(max_tokens=max_tokens, output_sequence_length=seq_len)
-    vectorize.adapt(train_texts, batch_size=1024)
-    inputs = keras.Input((1,), dtype="string")
-    h = vectorize(inputs)
-    h = keras.layers.Embedding(max_tokens, dim)(h)
-    if arch == "cnn":
-        h = keras.layers.Dropout(0.3)(h)
-        h = keras.layers.Conv1D(64, 3, activation="relu")(h)
-        h = keras.layers.GlobalMaxPooling1D()(h)
-    else:  # "mean": bag of embeddings (fastText-like); vectorize pads with index 0, masked out
-        h = keras.layers.GlobalAveragePooling1D()(h, mask=keras.ops.not_equal(vectorize(inputs), 0))
-    h = keras.layers.Dropout(0.5)(h)
-    outputs = keras.layers.Dense(1, activation="sigmoid")(h)
-    model = keras.Model(inputs, outputs)
+    model = build_model("text_cnn", texts=train_texts, arch=arch)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
     return model
 
