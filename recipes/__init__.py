@@ -10,8 +10,9 @@ module that registers Keras serializables first (``keras.models.load_model`` wor
 ``recipes.register_all()``). Custom objects are registered under ``recipes>ClassName`` whatever module defines
 them, so models saved by earlier versions, whose modules had other paths, load unchanged.
 
-The module paths of version 0.1 (``recipes.resnet``, ``recipes.cifar10``, …) still import, with a
-``DeprecationWarning`` naming the new path; ``recipes.training`` is now the training subpackage and exports what
+The module paths of version 0.1 (``recipes.resnet``, ``recipes.cifar10``, …, and
+``callbacks.batch_norm_statistics`` once ``recipes`` is imported) still import, with a ``DeprecationWarning``
+naming the new path; ``recipes.training`` is now the training subpackage and exports what
 the 0.1 module did (``TrainConfig``, ``run_training``, ``validate_config``).
 """
 import importlib
@@ -51,6 +52,7 @@ MOVED_MODULES = {
     "recipes.ensemble_utils": "recipes.ensembles.combining",
     "recipes.feature_scaling": "recipes.normalization.feature_scaling",
     "recipes.batch_norm_statistics": "recipes.normalization.batch_norm_statistics",
+    "callbacks.batch_norm_statistics": "recipes.normalization.batch_norm_statistics",
     "recipes.normalization_reference": "recipes.normalization.normalization_reference",
     "recipes.weight_norm": "recipes.normalization.weight_norm",
     "recipes.weight_standardization": "recipes.normalization.weight_standardization",
@@ -92,8 +94,10 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
+# First on the path: an old path resolves to the new module even where a stale copy of the old file is still
+# importable (e.g. an editable install of an older checkout).
 if not any(isinstance(f, _MovedModuleFinder) for f in sys.meta_path):
-    sys.meta_path.append(_MovedModuleFinder())
+    sys.meta_path.insert(0, _MovedModuleFinder())
 
 
 def register_all():

@@ -178,7 +178,7 @@ FUNCTIONS: dict[str, Any] = {
     "recipes.ensembles.stacking.stratified_folds": dict(y=np.arange(12) % 3, num_folds=2),
     "recipes.dropout.mc_dropout.MCDropoutPredictor": lambda: dict(model=_small_model(dropout=0.2), num_samples=4),
     # issue 5 (normalization), issue 6 (early stopping), issue 7 (augmentation)
-    "callbacks.batch_norm_statistics.PopulationBatchNormStatistics": lambda: dict(
+    "recipes.normalization.batch_norm_statistics.PopulationBatchNormStatistics": lambda: dict(
         data=np.zeros((8, 3), "float32"), batch_size=4, estimator="unbiased"),
     "recipes.early_stopping.policies.EarlyStoppingPolicies": lambda: dict(
         build_model=_small_model, subtrain=(np.zeros((8, 3), "float32"), np.zeros(8)),

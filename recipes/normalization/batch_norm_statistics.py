@@ -18,28 +18,30 @@ statistics of old weights), and for small batches (σ²_B is biased by the facto
 population estimate corrects). :func:`estimate_population_statistics` computes the population estimate for every
 BN layer of a model — of any structure, nested models included — by running the model in training mode on the
 training data *without changing any weight* and averaging each layer's batch moments; :func:`apply_population_statistics`
-(and the callback ``callbacks.batch_norm_statistics.PopulationBatchNormStatistics``) writes them into each
-layer's ``moving_mean`` / ``moving_variance``.
+(and the callback :class:`PopulationBatchNormStatistics`, after ``model.fit`` or after every epoch) writes them into
+each layer's ``moving_mean`` / ``moving_variance``.
 
 Besides the lecture's ``estimator="unbiased"`` the functions offer ``estimator="pooled"``: the exact mean and
 variance of all BN inputs seen in the pass, Var[x] = E_B[σ²_B] + Var_B[μ_B] (law of total variance; equal to the
 plain NumPy mean/variance of the layer's inputs over the whole training set when those inputs do not depend on
 the batch, e.g. for a BN layer right after the input or after the first linear layer).
 """
-import numbers
 import weakref
 
 import numpy as np
 import keras
+
+from augment.checks import check_choice, check_int, check_positive_int
 
 __all__ = [
     "batch_norm_layers",
     "estimate_population_statistics",
     "apply_population_statistics",
     "running_statistics",
+    "PopulationBatchNormStatistics",
 ]
 
-_ESTIMATORS = ("unbiased", "pooled")
+ESTIMATORS = ("unbiased", "pooled")
 
 
 def batch_norm_layers(model):
@@ -168,12 +170,10 @@ def estimate_population_statistics(model, data, batch_size=128, estimator="unbia
 
 
 def _estimate(model, data, batch_size, estimator, steps, shuffle, seed):
-    if estimator not in _ESTIMATORS:
-        raise ValueError(f"estimator must be one of {_ESTIMATORS}, got {estimator!r}")
-    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 2:
-        raise ValueError(f"batch_size must be an integer >= 2, got {batch_size!r}")
-    if steps is not None and (not isinstance(steps, numbers.Integral) or isinstance(steps, bool) or steps < 1):
-        raise ValueError(f"steps must be None or an integer >= 1, got {steps!r}")
+    check_choice("estimator", estimator, ESTIMATORS)
+    check_int("batch_size", batch_size, 2)
+    if steps is not None:
+        check_positive_int("steps", steps)
     if not getattr(model, "built", False):
         raise ValueError("model must be built (call it once or give it an Input) before estimating BN statistics")
     layers = [l for l in batch_norm_layers(model) if l.trainable]
@@ -241,3 +241,52 @@ def apply_population_statistics(model, data, batch_size=128, estimator="unbiased
         layer.moving_mean.assign(mean)
         layer.moving_variance.assign(var)
     return {layer.name: (mean, var) for layer, mean, var in estimates}
+
+
+class PopulationBatchNormStatistics(keras.callbacks.Callback):
+    """Callback: re-estimates every BN layer's moving_mean/moving_variance as E[x] = E_B[μ_B],
+    Var[x] = m/(m − 1)·E_B[σ²_B] over the mini-batches of ``data`` (:func:`apply_population_statistics`), after
+    ``model.fit`` (and, with ``every_epoch=True``, after each epoch), computed with the final weights (the running
+    average instead mixes statistics of the weights of the last ~1/(1 − λ) steps).
+
+    Args:
+        data: training inputs (array cut into ``batch_size`` batches, or an iterable of batches / tf.data.Dataset).
+        batch_size: batch size m's batch dimension (use the training batch size), an integer >= 2.
+        estimator: "unbiased" (the lecture) or "pooled" (exact moments of all BN inputs seen).
+        steps: at most this many batches per re-estimation (None = one pass).
+        every_epoch: also re-estimate at the end of every epoch (the next epoch's training is unaffected: BN
+            uses batch statistics in training mode; only evaluation and the saved running averages change).
+        verbose: print one line per re-estimation.
+    Not serialized with the model (callbacks never are).
+    """
+
+    def __init__(self, data, batch_size=128, estimator="unbiased", steps=None, every_epoch=False, seed=0,
+                 verbose=0):
+        super().__init__()
+        check_choice("estimator", estimator, ESTIMATORS)
+        batch_size = check_int("batch_size", batch_size, 2)
+        if steps is not None:
+            steps = check_positive_int("steps", steps)
+        self.data = data
+        self.batch_size = batch_size
+        self.estimator = estimator
+        self.steps = steps
+        self.every_epoch = bool(every_epoch)
+        self.seed = seed
+        self.verbose = verbose
+        self.statistics = None
+
+    def _reestimate(self, when):
+        self.statistics = apply_population_statistics(
+            self.model, self.data, batch_size=self.batch_size, estimator=self.estimator, steps=self.steps,
+            seed=self.seed)
+        if self.verbose:
+            print(f"PopulationBatchNormStatistics: re-estimated {len(self.statistics)} BN layers {when}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every_epoch:
+            self._reestimate(f"after epoch {epoch + 1}")
+
+    def on_train_end(self, logs=None):
+        if not self.every_epoch:
+            self._reestimate("after training")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import keras
 
-from callbacks.batch_norm_statistics import PopulationBatchNormStatistics
-from recipes.normalization.batch_norm_statistics import (apply_population_statistics, batch_norm_layers,
-                                           estimate_population_statistics, running_statistics)
+from recipes.normalization.batch_norm_statistics import (PopulationBatchNormStatistics, apply_population_statistics,
+                                                         batch_norm_layers, estimate_population_statistics,
+                                                         running_statistics)
 
 
 def _first_bn_model(c=3):
@@ -170,3 +170,15 @@ def test_bad_arguments_raise_by_name(x):
         PopulationBatchNormStatistics(x, estimator="x")
     with pytest.raises(ValueError, match="batch_size"):
         PopulationBatchNormStatistics(x, batch_size=0)
+
+
+def test_callback_path_of_version_0_1_still_imports():
+    import importlib
+    import sys
+
+    import recipes.normalization.batch_norm_statistics as moved
+
+    sys.modules.pop("callbacks.batch_norm_statistics", None)
+    with pytest.warns(DeprecationWarning, match="recipes.normalization.batch_norm_statistics"):
+        old = importlib.import_module("callbacks.batch_norm_statistics")
+    assert old.PopulationBatchNormStatistics is moved.PopulationBatchNormStatistics
