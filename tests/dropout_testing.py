@@ -27,10 +27,13 @@ def assert_mean_var(samples, mean, var, axis=0):
 
 
 def assert_rejects_rates(factory):
-    """``factory(rate)`` raises ValueError naming ``rate`` for rates outside [0, 1)."""
-    for bad in (-0.1, 1.0, 1.5):
-        with pytest.raises(ValueError, match="rate"):
+    """``factory(rate)`` raises ValueError naming ``rate``, its range [0, 1) and the value for rates outside it,
+    and TypeError for a rate that is no number."""
+    for bad in (-0.1, 1.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=rf"rate must be a finite number in \[0, 1\), got {bad!r}"):
             factory(bad)
+    with pytest.raises(TypeError, match="rate must be a number in \\[0, 1\\), got '0.5'"):
+        factory("0.5")
 
 
 def assert_round_trip(layer, x, training_check=True):

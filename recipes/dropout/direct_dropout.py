@@ -17,7 +17,8 @@ the dropped layer (``W_direct = W_inverted / p``).
 import keras
 from keras import ops
 
-from recipes.dropout.rates import HIDDEN_RATE, check_rate, check_seed
+from augment.checks import check_rate, check_seed
+from recipes.dropout.rates import HIDDEN_RATE
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -36,8 +37,8 @@ class DirectDropout(keras.layers.Layer):
 
     def __init__(self, rate=HIDDEN_RATE, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.rate = check_rate(rate, "rate")
-        self.seed = check_seed(seed)
+        self.rate = check_rate("rate", rate)
+        self.seed = check_seed("seed", seed)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.supports_masking = True
@@ -78,4 +79,5 @@ def inverted_dropout(rate=HIDDEN_RATE, noise_shape=None, seed=None, **kwargs):
     Keras's ``Dropout`` is already right; this only checks ``rate`` in [0, 1) (Keras accepts 1)
     and applies the lecture's hidden-layer default p = 0.5.
     """
-    return keras.layers.Dropout(check_rate(rate, "rate"), noise_shape=noise_shape, seed=check_seed(seed), **kwargs)
+    return keras.layers.Dropout(check_rate("rate", rate), noise_shape=noise_shape, seed=check_seed("seed", seed),
+                                **kwargs)

@@ -26,7 +26,8 @@ Mask granularity:
 import keras
 from keras import ops
 
-from recipes.dropout.rates import HIDDEN_RATE, check_rate, check_seed
+from augment.checks import check_choice, check_rate, check_seed
+from recipes.dropout.rates import HIDDEN_RATE
 
 _MASKS = ("example", "batch")
 
@@ -55,11 +56,9 @@ class DropConnectDense(keras.layers.Dense):
     """
 
     def __init__(self, units, rate=HIDDEN_RATE, mask="example", seed=None, **kwargs):
-        self.rate = check_rate(rate, "rate")
-        if mask not in _MASKS:
-            raise ValueError(f"mask must be one of {_MASKS}, got {mask!r}")
-        self.mask = mask
-        self.seed = check_seed(seed)
+        self.rate = check_rate("rate", rate)
+        self.mask = check_choice("mask", mask, _MASKS)
+        self.seed = check_seed("seed", seed)
         super().__init__(units, **kwargs)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
@@ -117,8 +116,8 @@ class DropConnectConv2D(keras.layers.Conv2D):
     """
 
     def __init__(self, filters, kernel_size, rate=HIDDEN_RATE, seed=None, **kwargs):
-        self.rate = check_rate(rate, "rate")
-        self.seed = check_seed(seed)
+        self.rate = check_rate("rate", rate)
+        self.seed = check_seed("seed", seed)
         super().__init__(filters, kernel_size, **kwargs)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 

@@ -25,8 +25,9 @@ def _arrays(w, inputs, p):
     p = np.broadcast_to(np.asarray(p, dtype=np.float64), w.shape)
     if w.shape != inputs.shape or w.ndim != 1:
         raise ValueError(f"w and inputs must be 1-D of equal length, got {w.shape} and {inputs.shape}")
-    if np.any(p <= 0) or np.any(p > 1):
-        raise ValueError("p (keep-probabilities) must be in (0, 1]")
+    bad = ~((p > 0) & (p <= 1))  # NaN included
+    if np.any(bad):
+        raise ValueError(f"p must be keep-probabilities in (0, 1], got {p[bad][0].item()!r}")
     return w, inputs, p
 
 

@@ -20,12 +20,13 @@ At inference ``u = μ`` (the mean network).
 import keras
 from keras import ops
 
-from recipes.dropout.rates import HIDDEN_RATE, check_rate, check_seed
+from augment.checks import check_rate, check_seed
+from recipes.dropout.rates import HIDDEN_RATE
 
 
 def fast_dropout_moments(x, kernel, bias=None, rate=HIDDEN_RATE):
     """``(μ, s²)`` of ``u = (δ ⊙ x / p) W + b``: ``μ = xW + b``, ``s² = (1 − p)/p · (x²)(W²)``."""
-    rate = check_rate(rate, "rate")
+    rate = check_rate("rate", rate)
     p = 1.0 - rate
     mu = ops.matmul(x, kernel)
     if bias is not None:
@@ -51,8 +52,8 @@ class FastDropoutDense(keras.layers.Dense):
     """
 
     def __init__(self, units, rate=HIDDEN_RATE, seed=None, **kwargs):
-        self.rate = check_rate(rate, "rate")
-        self.seed = check_seed(seed)
+        self.rate = check_rate("rate", rate)
+        self.seed = check_seed("seed", seed)
         super().__init__(units, **kwargs)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 

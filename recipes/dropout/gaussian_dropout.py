@@ -13,28 +13,22 @@ Both are identities at inference. ``E[y] = x`` in training; ``Var[y_i] = σ² x_
 (multiplicative) or ``σ²`` (additive).
 """
 import math
-import numbers
 
 import keras
 
-from recipes.dropout.rates import HIDDEN_RATE, check_rate, check_seed
-
-
-def _check_sigma(sigma):
-    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"sigma must be a finite float >= 0, got {sigma!r}")
-    return float(sigma)
+from augment.checks import check_number, check_rate, check_seed
+from recipes.dropout.rates import HIDDEN_RATE
 
 
 def sigma_to_rate(sigma):
     """Keras ``GaussianDropout`` rate for multiplicative noise std σ: ``rate = σ² / (1 + σ²)``."""
-    sigma = _check_sigma(sigma)
+    sigma = check_number("sigma", sigma, 0.0)
     return sigma * sigma / (1.0 + sigma * sigma)
 
 
 def rate_to_sigma(rate):
     """σ of ``GaussianDropout(rate)``: ``σ = sqrt(rate / (1 − rate)) = sqrt((1 − p)/p)``."""
-    rate = check_rate(rate, "rate")
+    rate = check_rate("rate", rate)
     return math.sqrt(rate / (1.0 - rate))
 
 
@@ -46,14 +40,15 @@ def multiplicative_gaussian_dropout(sigma=None, rate=None, seed=None, **kwargs):
     Returns ``keras.layers.GaussianDropout`` (serializable as it is).
     """
     if sigma is not None and rate is not None:
-        raise ValueError("give sigma or rate, not both")
+        raise ValueError(f"sigma and rate must not both be given (one defines the other), got sigma={sigma!r}, "
+                         f"rate={rate!r}")
     if sigma is None:
-        rate = check_rate(HIDDEN_RATE if rate is None else rate, "rate")
+        rate = check_rate("rate", HIDDEN_RATE if rate is None else rate)
     else:
         rate = sigma_to_rate(sigma)
-    return keras.layers.GaussianDropout(rate, seed=check_seed(seed), **kwargs)
+    return keras.layers.GaussianDropout(rate, seed=check_seed("seed", seed), **kwargs)
 
 
 def additive_gaussian_dropout(sigma, seed=None, **kwargs):
     """Additive Gaussian noise ``y = x + δ``, ``δ_i ~ N(0, σ²)``: ``keras.layers.GaussianNoise(σ)``."""
-    return keras.layers.GaussianNoise(_check_sigma(sigma), seed=check_seed(seed), **kwargs)
+    return keras.layers.GaussianNoise(check_number("sigma", sigma, 0.0), seed=check_seed("seed", seed), **kwargs)

@@ -21,6 +21,7 @@ import math
 import keras
 import numpy as np
 
+from augment.checks import check_int, check_number, check_positive_int
 from recipes.dropout.direct_dropout import DirectDropout
 from recipes.dropout.dropconnect import DropConnectConv2D, DropConnectDense
 from recipes.dropout.fast_dropout import FastDropoutDense
@@ -109,9 +110,7 @@ def mc_moments(samples, tau=None, full_covariance=False):
 def _inv_tau(tau):
     if tau is None:
         return 0.0
-    if not (isinstance(tau, (int, float, np.floating)) and tau > 0 and math.isfinite(tau)):
-        raise ValueError(f"tau must be None or a finite float > 0, got {tau!r}")
-    return 1.0 / float(tau)
+    return 1.0 / check_number("tau", tau, 0.0, low_open=True)
 
 
 class MCDropoutPredictor:
@@ -127,8 +126,7 @@ class MCDropoutPredictor:
     """
 
     def __init__(self, model, num_samples=50, tau=None, output_fn=None, layer_types=DROPOUT_LAYER_TYPES):
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
-            raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+        num_samples = check_int("num_samples", num_samples, 2)
         _inv_tau(tau)
         self.model = model
         self.num_samples = num_samples
@@ -146,8 +144,7 @@ class MCDropoutPredictor:
         """
         x = np.asarray(x)
         n = len(x)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        batch_size = check_positive_int("batch_size", batch_size)
         chunks = []
         for start in range(0, n, batch_size):
             xc = x[start:start + batch_size]
@@ -171,10 +168,8 @@ class MCDropoutPredictor:
 def tau_from_prior(length_scale, keep_prob, num_train, weight_decay):
     """Gal's model precision ``τ = p l² / (2 N λ)`` (prior length-scale l, keep-prob p, N, λ)."""
     for name, v in (("length_scale", length_scale), ("num_train", num_train), ("weight_decay", weight_decay)):
-        if not v > 0:
-            raise ValueError(f"{name} must be > 0, got {v!r}")
-    if not 0 < keep_prob <= 1:
-        raise ValueError(f"keep_prob must be in (0, 1], got {keep_prob!r}")
+        check_number(name, v, 0.0, low_open=True)
+    check_number("keep_prob", keep_prob, 0.0, 1.0, low_open=True)
     return keep_prob * length_scale**2 / (2.0 * num_train * weight_decay)
 
 

@@ -20,7 +20,7 @@ import numbers
 import keras
 from keras import ops
 
-from recipes.dropout.rates import check_seed
+from augment.checks import check_int, check_number, check_positive_int, check_seed
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -40,11 +40,9 @@ class StructuralDropout(keras.layers.Layer):
 
     def __init__(self, min_units=1, per_example=True, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(min_units, bool) or not isinstance(min_units, numbers.Integral) or min_units < 1:
-            raise ValueError(f"min_units must be an int >= 1, got {min_units!r}")
-        self.min_units = int(min_units)
+        self.min_units = check_positive_int("min_units", min_units)
         self.per_example = bool(per_example)
-        self.seed = check_seed(seed)
+        self.seed = check_seed("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         self.supports_masking = True
 
@@ -95,19 +93,12 @@ class StructuralDropout(keras.layers.Layer):
 
 
 def _resolve_width(width, units):
-    if isinstance(width, bool):
-        raise TypeError(f"width must be an int or a float fraction, got {width!r}")
+    """k for ``width``: an integer in [1, d], or a fraction f in (0, 1] of d, k = max(1, round(f·d))."""
+    if isinstance(width, bool) or not isinstance(width, numbers.Real):
+        raise TypeError(f"width must be an integer in [1, {units}] or a fraction in (0, 1], got {width!r}")
     if isinstance(width, numbers.Integral):
-        w = int(width)
-    elif isinstance(width, numbers.Real):
-        if not 0.0 < width <= 1.0:
-            raise ValueError(f"width as a fraction must be in (0, 1], got {width}")
-        w = max(1, int(round(width * units)))
-    else:
-        raise TypeError(f"width must be an int or a float fraction, got {width!r}")
-    if not 1 <= w <= units:
-        raise ValueError(f"width must be in [1, {units}], got {w}")
-    return w
+        return check_int("width", width, 1, units)
+    return max(1, int(round(check_number("width", width, 0.0, 1.0, low_open=True) * units)))
 
 
 def set_structural_width(model, width):

@@ -4,7 +4,7 @@ import pytest
 
 from tests.dropout_testing import assert_mean_var, assert_rejects_rates, assert_round_trip, assert_seed_reproducible
 from recipes.dropout.direct_dropout import DirectDropout, inverted_dropout
-from recipes.dropout.rates import HIDDEN_RATE, INPUT_RATE, check_rate, keep_prob_to_rate
+from recipes.dropout.rates import HIDDEN_RATE, INPUT_RATE, keep_prob_to_rate, rate_to_keep_prob
 
 X = np.tile(np.array([[1.0, -2.0, 0.5, 3.0]], "float32"), (20000, 1))  # 20,000 draws of one example
 
@@ -42,14 +42,16 @@ def test_noise_shape_shares_mask():
 def test_rates_seed_roundtrip_defaults():
     assert_rejects_rates(lambda r: DirectDropout(r))
     assert_rejects_rates(lambda r: inverted_dropout(r))
-    with pytest.raises(TypeError, match="seed"):
+    with pytest.raises(TypeError, match=r"seed must be an integer in \[0, 2147483647\], got 1.5"):
         DirectDropout(0.5, seed=1.5)
     assert_seed_reproducible(lambda s: DirectDropout(0.5, seed=s), X[:50])
     assert_round_trip(DirectDropout(0.3, seed=4), X[:4])
     assert DirectDropout().rate == HIDDEN_RATE == 0.5 and INPUT_RATE == 0.2
-    assert keep_prob_to_rate(0.8) == pytest.approx(0.2)
-    with pytest.raises(ValueError, match="rate"):
-        check_rate(1.0)
+    assert keep_prob_to_rate(0.8) == pytest.approx(0.2) and rate_to_keep_prob(0.2) == pytest.approx(0.8)
+    with pytest.raises(ValueError, match=r"rate must be a finite number in \[0, 1\), got 1.0"):
+        rate_to_keep_prob(1.0)
+    with pytest.raises(ValueError, match=r"p must be a finite number in \(0, 1\], got 0.0"):
+        keep_prob_to_rate(0.0)
 
 
 def test_direct_dropout_trains_in_graph_mode():

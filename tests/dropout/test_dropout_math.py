@@ -48,7 +48,8 @@ def test_penalty_is_largest_at_p_half_and_input_checks():
     ps = np.linspace(0.05, 1.0, 20)
     pen = [dropout_regularized_error(W, I, 0.0, p) - 0.5 * np.sum(p * W * I) ** 2 for p in ps]
     assert abs(ps[int(np.argmax(pen))] - 0.5) < 0.06
-    with pytest.raises(ValueError, match="p"):
-        expected_dropout_gradient(W, I, T, 0.0)
+    for bad in (0.0, 1.5, np.nan):
+        with pytest.raises(ValueError, match=rf"p must be keep-probabilities in \(0, 1\], got {bad}"):
+            expected_dropout_gradient(W, I, T, bad)
     with pytest.raises(ValueError, match="w and inputs"):
         expected_dropout_gradient(W, I[:3], T, 0.5)

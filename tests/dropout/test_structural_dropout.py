@@ -43,8 +43,12 @@ def test_per_batch_draw_and_inference_width():
     np.testing.assert_allclose(np.asarray(layer(x)), expected, rtol=1e-6)
     layer.set_width(0.5)
     assert int(np.asarray(layer.width)) == 4
-    for bad in (0, D + 1, 1.5):
-        with pytest.raises(ValueError):
+    for bad, range_ in ((0, r"an integer in \[1, 8\]"), (D + 1, r"an integer in \[1, 8\]"),
+                        (1.5, r"a finite number in \(0, 1\]"), (0.0, r"a finite number in \(0, 1\]")):
+        with pytest.raises(ValueError, match=f"width must be {range_}, got {bad}"):
+            layer.set_width(bad)
+    for bad in (True, "half"):
+        with pytest.raises(TypeError, match=r"width must be an integer in \[1, 8\] or a fraction in \(0, 1\]"):
             layer.set_width(bad)
 
 
@@ -66,7 +70,7 @@ def test_model_width_setting_survives_compiled_predict_and_save():
 
 
 def test_validation_and_seed():
-    for bad in (0, -1, 1.5):
-        with pytest.raises(ValueError, match="min_units"):
+    for bad, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError)):
+        with pytest.raises(error, match=rf"min_units must be an integer in \[1, inf\), got {bad}"):
             StructuralDropout(min_units=bad)
     assert_seed_reproducible(lambda s: StructuralDropout(seed=s), np.ones((64, D), "float32"))
