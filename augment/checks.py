@@ -88,9 +88,10 @@ def check_choice(name, value, choices):
     return value
 
 
-def check_seed(name, value):
-    """``None`` or an integer in [0, 2^31) (what ``keras.random.SeedGenerator`` and NumPy take)."""
-    if value is None:
+def check_seed(name, value, optional=True):
+    """An integer in [0, 2^31) (what ``keras.random.SeedGenerator``, ``keras.utils.set_random_seed`` and NumPy
+    take), or ``None`` when ``optional`` (a seed that need not be given)."""
+    if value is None and optional:
         return None
     return check_int(name, value, 0, 2 ** 31 - 1)
 

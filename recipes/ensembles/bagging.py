@@ -25,33 +25,40 @@ Training, ``train_mode``:
 import keras
 import numpy as np
 
-from recipes.ensembles.combining import accuracy, check_output, check_positive_int, predict_numpy, to_probabilities
+from augment.checks import check_choice, check_positive_int, check_seed
+from recipes.ensembles.combining import OUTPUTS, accuracy, predict_numpy, to_probabilities
 
 COMBINES = ("mean", "geometric", "vote")
+TRAIN_MODES = ("stacked", "sequential")
+
+
+def _check_combine(combine, output):
+    """``combine`` in COMBINES; "vote" (a majority of class votes) only for classification outputs."""
+    if output == "regression":
+        return check_choice("combine", combine, tuple(c for c in COMBINES if c != "vote"))
+    return check_choice("combine", combine, COMBINES)
 
 
 def bootstrap_counts(num_examples, num_members, seed=0):
     """Bootstrap multiplicities ``c ~ Multinomial(N, 1/N)`` for each member: int array ``(K, N)``."""
-    num_examples = check_positive_int(num_examples, "num_examples")
-    num_members = check_positive_int(num_members, "num_members")
+    num_examples = check_positive_int("num_examples", num_examples)
+    num_members = check_positive_int("num_members", num_members)
     rng = np.random.default_rng(seed)
     return rng.multinomial(num_examples, np.full(num_examples, 1.0 / num_examples), size=num_members)
 
 
 def combine_predictions(member_outputs, combine="mean", output="logits"):
     """Combine member outputs ``(K, N, D)`` into ensemble predictions ``(N, D)`` (see module doc)."""
-    check_output(output)
+    check_choice("output", output, OUTPUTS)
+    _check_combine(combine, output)
     y = np.asarray(member_outputs, dtype=np.float64)
-    if combine not in COMBINES:
-        raise ValueError(f"combine must be one of {COMBINES}, got {combine!r}")
     if output == "regression":
         if combine == "mean":
             return y.mean(axis=0)
-        if combine == "geometric":
-            if np.any(y <= 0):
-                raise ValueError("geometric mean of regression outputs needs positive outputs")
-            return np.exp(np.log(y).mean(axis=0))
-        raise ValueError("combine='vote' needs a classification output")
+        if not np.all(y > 0):
+            raise ValueError(f"member_outputs must be in (0, inf) for combine='geometric' with output='regression', "
+                             f"got {np.min(y).item()!r}")
+        return np.exp(np.log(y).mean(axis=0))
     probs = to_probabilities(y, output)
     if combine == "mean":
         return probs.mean(axis=0)
@@ -94,17 +101,13 @@ class Bagging:
 
     def __init__(self, build_fn, num_members=5, output="logits", combine="mean", train_mode="stacked", seed=0):
         if not callable(build_fn):
-            raise TypeError("build_fn must be callable: build_fn(k) -> compiled keras.Model")
+            raise TypeError(f"build_fn must be callable: build_fn(k) -> compiled keras.Model, got {build_fn!r}")
         self.build_fn = build_fn
-        self.num_members = check_positive_int(num_members, "num_members")
-        self.output = check_output(output)
-        if combine not in COMBINES or (output == "regression" and combine == "vote"):
-            raise ValueError(f"combine must be one of {COMBINES} ('vote' only for classification), got {combine!r}")
-        self.combine = combine
-        if train_mode not in ("stacked", "sequential"):
-            raise ValueError(f"train_mode must be 'stacked' or 'sequential', got {train_mode!r}")
-        self.train_mode = train_mode
-        self.seed = int(seed)
+        self.num_members = check_positive_int("num_members", num_members)
+        self.output = check_choice("output", output, OUTPUTS)
+        self.combine = _check_combine(combine, output)
+        self.train_mode = check_choice("train_mode", train_mode, TRAIN_MODES)
+        self.seed = check_seed("seed", seed, optional=False)
         self.members = []
         self._predictor = None
         self.counts = None

@@ -20,7 +20,8 @@ import math
 
 import numpy as np
 
-from recipes.ensembles.combining import accuracy, check_positive_int, predict_numpy
+from augment.checks import check_int, check_number, check_positive_int, check_seed
+from recipes.ensembles.combining import accuracy, predict_numpy
 
 
 def samme_update(sample_weight, miss, num_classes, learning_rate=1.0):
@@ -28,6 +29,8 @@ def samme_update(sample_weight, miss, num_classes, learning_rate=1.0):
 
     ``miss`` is the boolean vector ``1[G(x_i) ≠ y_i]``. Requires ``0 < err < 1 − 1/K``.
     """
+    num_classes = check_int("num_classes", num_classes, 2)
+    learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True)
     w = np.asarray(sample_weight, dtype=np.float64)
     miss = np.asarray(miss, dtype=bool)
     if w.shape != miss.shape:
@@ -55,14 +58,12 @@ class AdaBoostSAMME:
 
     def __init__(self, build_fn, num_classes, num_rounds=10, learning_rate=1.0, seed=0):
         if not callable(build_fn):
-            raise TypeError("build_fn must be callable: build_fn(m) -> compiled keras.Model")
+            raise TypeError(f"build_fn must be callable: build_fn(m) -> compiled keras.Model, got {build_fn!r}")
         self.build_fn = build_fn
-        self.num_classes = check_positive_int(num_classes, "num_classes", 2)
-        self.num_rounds = check_positive_int(num_rounds, "num_rounds")
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
-        self.learning_rate = float(learning_rate)
-        self.seed = int(seed)
+        self.num_classes = check_int("num_classes", num_classes, 2)
+        self.num_rounds = check_positive_int("num_rounds", num_rounds)
+        self.learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True)
+        self.seed = check_seed("seed", seed, optional=False)
         self.learners, self.alphas, self.errors, self.weight_history = [], [], [], []
 
     def fit(self, x, y, epochs=5, batch_size=128, verbose=0, **fit_kwargs):

@@ -1,31 +1,24 @@
 """Helpers shared by bagging, boosting and stacking: outputs → probabilities, combining, accuracy."""
 import numpy as np
 
+from augment.checks import check_choice
+
+#: What ensemble members return.
 OUTPUTS = ("logits", "probabilities", "regression")
-
-
-def check_output(output):
-    if output not in OUTPUTS:
-        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
-    return output
-
-
-def check_positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+#: The outputs that are class scores.
+CLASSIFICATION_OUTPUTS = ("logits", "probabilities")
 
 
 def to_probabilities(y, output):
-    """Class probabilities from a model's outputs: softmax of logits, or the probabilities as given."""
+    """Class probabilities from a model's outputs: softmax(z)_k = exp(z_k) / Σ_j exp(z_j) of logits, or the
+    probabilities as given."""
+    check_choice("output", output, CLASSIFICATION_OUTPUTS)
     y = np.asarray(y, dtype=np.float64)
     if output == "logits":
         z = y - y.max(axis=-1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=-1, keepdims=True)
-    if output == "probabilities":
-        return y
-    raise ValueError("to_probabilities needs output 'logits' or 'probabilities'")
+    return y
 
 
 def accuracy(pred_scores, y):

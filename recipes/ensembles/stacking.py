@@ -14,13 +14,14 @@ and the meta-model ``g`` predicts ``g(z(x))`` at test time.
 import keras
 import numpy as np
 
-from recipes.ensembles.combining import accuracy, check_output, check_positive_int, predict_numpy, to_probabilities
+from augment.checks import check_choice, check_int, check_seed
+from recipes.ensembles.combining import CLASSIFICATION_OUTPUTS, accuracy, predict_numpy, to_probabilities
 
 
 def stratified_folds(y, num_folds=5, seed=0):
     """Fold index in ``{0..F−1}`` for every example, balanced within each class."""
     y = np.asarray(y).reshape(-1)
-    num_folds = check_positive_int(num_folds, "num_folds", 2)
+    num_folds = check_int("num_folds", num_folds, 2)
     rng = np.random.default_rng(seed)
     folds = np.empty(len(y), dtype=np.int64)
     for c in np.unique(y):
@@ -68,15 +69,15 @@ class Stacking:
 
     def __init__(self, build_fns, num_classes, meta_build_fn=None, num_folds=5, output="logits", seed=0):
         if not build_fns or not all(callable(b) for b in build_fns):
-            raise TypeError("build_fns must be a non-empty list of callables returning compiled models")
+            raise TypeError(f"build_fns must be a non-empty list of callables returning compiled models, "
+                            f"got {build_fns!r}")
         self.build_fns = list(build_fns)
-        self.num_classes = check_positive_int(num_classes, "num_classes", 2)
+        self.num_classes = check_int("num_classes", num_classes, 2)
         self.meta_build_fn = meta_build_fn or default_meta_model
-        self.num_folds = check_positive_int(num_folds, "num_folds", 2)
-        if check_output(output) == "regression":
-            raise ValueError("Stacking here combines classifiers: output must be 'logits' or 'probabilities'")
-        self.output = output
-        self.seed = int(seed)
+        self.num_folds = check_int("num_folds", num_folds, 2)
+        # Stacking here combines classifiers: the meta-model reads class probabilities.
+        self.output = check_choice("output", output, CLASSIFICATION_OUTPUTS)
+        self.seed = check_seed("seed", seed, optional=False)
         self.base_models, self.meta_model = [], None
 
     def meta_features(self, outputs):

@@ -44,6 +44,9 @@ def test_integers_choices_seeds_pairs_arrays():
     assert checks.check_seed("seed", None) is None
     with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2147483647\], got -1"):
         checks.check_seed("seed", -1)
+    assert checks.check_seed("seed", np.int64(7), optional=False) == 7
+    with pytest.raises(TypeError, match=r"seed must be an integer in \[0, 2147483647\], got None"):
+        checks.check_seed("seed", None, optional=False)
     assert checks.check_pair("scale", [0.5, 2]) == (0.5, 2.0)
     with pytest.raises(ValueError, match="lo <= hi"):
         checks.check_pair("scale", (2, 1))

@@ -26,8 +26,16 @@ def test_combine_rules():
     tie = combine_predictions(probs[:2], "vote", output="probabilities")  # 1 vote each: mean prob decides
     assert np.argmax(tie) == 0
     np.testing.assert_allclose(combine_predictions(np.array([[[1.0]], [[4.0]]]), "geometric", "regression"), [[2.0]])
-    with pytest.raises(ValueError, match="combine"):
+    with pytest.raises(ValueError, match="combine must be one of mean, geometric, got 'vote'"):
         Bagging(lambda k: None, combine="vote", output="regression")
+    with pytest.raises(ValueError, match="combine must be one of mean, geometric, got 'vote'"):
+        combine_predictions(np.ones((2, 1, 1)), "vote", "regression")
+    with pytest.raises(ValueError, match=r"member_outputs must be in \(0, inf\) .*, got -1.0"):
+        combine_predictions(np.array([[[1.0]], [[-1.0]]]), "geometric", "regression")
+    with pytest.raises(ValueError, match="train_mode must be one of stacked, sequential, got 'parallel'"):
+        Bagging(lambda k: None, train_mode="parallel")
+    with pytest.raises(TypeError, match=r"seed must be an integer in \[0, 2147483647\], got None"):
+        Bagging(lambda k: None, seed=None)
 
 
 def _linear_zero_init(k):

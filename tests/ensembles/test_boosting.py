@@ -23,6 +23,8 @@ def test_samme_update_scripted_case():
     assert a_half == pytest.approx(0.5 * math.log(6))
     with pytest.raises(ValueError, match="err"):
         samme_update(np.full(4, 0.25), np.array([1, 1, 1, 0], bool), 3)  # err = 3/4 ≥ 1 − 1/K
+    with pytest.raises(ValueError, match=r"num_classes must be an integer in \[2, inf\), got 1"):
+        samme_update(np.full(4, 0.25), np.array([1, 0, 0, 0], bool), 1)
 
 
 class ScriptedLearner:
@@ -65,8 +67,10 @@ def test_stops_on_perfect_or_chance_learner():
     assert len(boost.learners) == 1
     with pytest.raises(ValueError, match="chance"):
         AdaBoostSAMME(lambda m: ScriptedLearner([1, 2, 0, 1]), num_classes=3).fit(np.zeros((4, 1)), Y)
-    with pytest.raises(ValueError, match="num_classes"):
+    with pytest.raises(ValueError, match=r"num_classes must be an integer in \[2, inf\), got 1"):
         AdaBoostSAMME(lambda m: None, num_classes=1)
+    with pytest.raises(ValueError, match=r"learning_rate must be a finite number in \(0, inf\), got 0"):
+        AdaBoostSAMME(lambda m: None, num_classes=3, learning_rate=0)
 
 
 def test_keras_weak_learners_are_trained_with_the_samme_weights():

@@ -33,8 +33,12 @@ def test_stratified_folds_are_balanced():
     folds = stratified_folds(y, 5, seed=1)
     for c, n in zip(range(3), (30, 45, 15)):
         assert np.all(np.bincount(folds[y == c], minlength=5) == n // 5)
-    with pytest.raises(ValueError, match="num_folds"):
+    with pytest.raises(ValueError, match=r"num_folds must be an integer in \[2, inf\), got 1"):
         stratified_folds(y, 1)
+    with pytest.raises(ValueError, match="output must be one of logits, probabilities, got 'regression'"):
+        Stacking([lambda: None], num_classes=2, output="regression")
+    with pytest.raises(TypeError, match="build_fns must be a non-empty list of callables .*, got \\[\\]"):
+        Stacking([], num_classes=2)
 
 
 class Fixed:
