@@ -20,7 +20,8 @@ import numpy as np
 
 __all__ = [
     "check_number", "check_int", "check_positive_int", "check_choice", "check_seed", "check_rate",
-    "check_probability", "check_finite_array", "check_pair", "interval",
+    "check_probability", "check_learning_rate", "check_int_sequence", "check_finite_array", "check_pair",
+    "interval",
 ]
 
 
@@ -104,6 +105,29 @@ def check_rate(name, value):
 def check_probability(name, value):
     """A probability in [0, 1]."""
     return check_number(name, value, 0.0, 1.0)
+
+
+def check_learning_rate(name, value):
+    """A learning rate ε: a finite number in (0, inf) (returned as ``float``), or a schedule ε(t) — a
+    ``keras.optimizers.schedules.LearningRateSchedule`` or any callable — returned as is."""
+    if callable(value) and not _is_real(value):
+        return value
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a number in (0, inf) or a schedule (a callable), got {value!r}")
+    return check_number(name, value, 0, low_open=True)
+
+
+def check_int_sequence(name, value, low=None, high=None, min_length=0):
+    """A sequence (list, tuple, array, …; not a string) of at least ``min_length`` integers in [low, high], e.g.
+    layer widths. Returns a tuple of ints; an entry out of range is named ``name[i]``."""
+    what = f"a sequence of integers in {interval(low, high)}"
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    items = tuple(value)
+    if len(items) < min_length:
+        entries = "entry" if min_length == 1 else "entries"
+        raise ValueError(f"{name} must be {what} with at least {min_length} {entries}, got {value!r}")
+    return tuple(check_int(f"{name}[{i}]", v, low, high) for i, v in enumerate(items))
 
 
 def check_pair(name, value, low=None, high=None):

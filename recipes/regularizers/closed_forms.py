@@ -23,10 +23,9 @@ Link to Keras' coefficients (:mod:`recipes.regularizers.penalties`): Keras' ``L2
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
+
+from augment.checks import check_number, check_positive_int
 
 __all__ = [
     "l2_regularized_optimum",
@@ -39,15 +38,6 @@ __all__ = [
     "ridge_alpha_from_keras",
     "l2_constrained_optimum",
 ]
-
-
-def _alpha(alpha, name="alpha"):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"{name} must be a real number >= 0, got {alpha!r}")
-    alpha = float(alpha)
-    if not math.isfinite(alpha) or alpha < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {alpha}")
-    return alpha
 
 
 def _square_symmetric(H, name="H"):
@@ -70,7 +60,7 @@ def l2_regularized_optimum(H, w_star, alpha):
     """``w~ = (H + αI)⁻¹ H w*``: the minimizer of ``½ (w − w*)ᵀH(w − w*) + (α/2)‖w‖²`` (direct solve)."""
     H = _square_symmetric(H)
     w_star = _vector(w_star, H.shape[0], "w_star")
-    alpha = _alpha(alpha)
+    alpha = check_number("alpha", alpha, 0.0)
     return np.linalg.solve(H + alpha * np.eye(H.shape[0]), H @ w_star)
 
 
@@ -81,7 +71,7 @@ def l2_shrinkage_factors(H, alpha):
     Returns ``(eigenvalues, factors, Q)`` with eigenvalues ascending.
     """
     H = _square_symmetric(H)
-    alpha = _alpha(alpha)
+    alpha = check_number("alpha", alpha, 0.0)
     lam, Q = np.linalg.eigh(H)
     if lam.min() + alpha <= 0:
         raise ValueError("H + alpha*I must be positive definite (alpha too small for this H)")
@@ -103,8 +93,9 @@ def soft_threshold(w, threshold):
     """
     w = np.asarray(w, dtype=np.float64)
     t = np.asarray(threshold, dtype=np.float64)
-    if np.any(t < 0) or not np.all(np.isfinite(t)):
-        raise ValueError("threshold must be finite and >= 0")
+    bad = ~(np.isfinite(t) & (t >= 0))
+    if np.any(bad):
+        raise ValueError(f"threshold must be a finite number in [0, inf), got {t[bad].flat[0].item()!r}")
     return np.sign(w) * np.maximum(np.abs(w) - t, 0.0)
 
 
@@ -121,9 +112,9 @@ def l1_regularized_optimum(w_star, h_diag, alpha):
     if w_star.ndim != 1:
         raise ValueError(f"w_star must be a vector, got shape {w_star.shape}")
     h_diag = _vector(h_diag, w_star.size, "h_diag")
-    if np.any(h_diag <= 0):
-        raise ValueError("h_diag must be > 0 (a positive diagonal Hessian)")
-    alpha = _alpha(alpha)
+    if not np.all(h_diag > 0):  # a positive diagonal Hessian
+        raise ValueError(f"h_diag must be in (0, inf), got {h_diag[~(h_diag > 0)][0].item()!r}")
+    alpha = check_number("alpha", alpha, 0.0)
     return soft_threshold(w_star, alpha / h_diag)
 
 
@@ -138,7 +129,7 @@ def ridge(X, y, alpha):
     y = np.asarray(y, dtype=np.float64)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have {X.shape[0]} rows like X, got shape {y.shape}")
-    alpha = _alpha(alpha)
+    alpha = check_number("alpha", alpha, 0.0)
     return np.linalg.solve(X.T @ X + alpha * np.eye(X.shape[1]), X.T @ y)
 
 
@@ -149,7 +140,7 @@ def ridge_path(X, y, alphas):
     y = np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or y.shape != (X.shape[0],):
         raise ValueError(f"X must be (n, p) and y (n,), got {X.shape} and {y.shape}")
-    alphas = [_alpha(a, "alphas") for a in alphas]
+    alphas = [check_number(f"alphas[{i}]", a, 0.0) for i, a in enumerate(alphas)]
     U, s, Vt = np.linalg.svd(X, full_matrices=False)
     Uty = U.T @ y
     return np.stack([Vt.T @ (s / (s**2 + a) * Uty) for a in alphas])
@@ -161,10 +152,8 @@ def ridge_alpha_from_keras(l2, num_samples):
     ``(1/N)‖Xw − y‖² + λ‖w‖²`` and ``½‖Xw − y‖² + (α/2)‖w‖²`` have the same minimizer for
     ``α = N λ`` (multiply the first by ``N/2``).
     """
-    l2 = _alpha(l2, "l2")
-    if not isinstance(num_samples, numbers.Integral) or num_samples <= 0:
-        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
-    return num_samples * l2
+    l2 = check_number("l2", l2, 0.0)
+    return check_positive_int("num_samples", num_samples) * l2
 
 
 def l2_constrained_optimum(H, w_star, eta, tol=1e-12, max_iter=200):
@@ -177,7 +166,7 @@ def l2_constrained_optimum(H, w_star, eta, tol=1e-12, max_iter=200):
     """
     H = _square_symmetric(H)
     w_star = _vector(w_star, H.shape[0], "w_star")
-    eta = _alpha(eta, "eta")
+    eta = check_number("eta", eta, 0.0)
     lam, Q = np.linalg.eigh(H)
     if lam.min() <= 0:
         raise ValueError("H must be positive definite")

@@ -11,30 +11,24 @@ losses and ``loss_weights`` (:func:`compile_multitask`); outputs are a dict keye
 """
 from __future__ import annotations
 
-import numbers
-
 import keras
 
+from augment.checks import check_int_sequence, check_number, check_positive_int
 from recipes.regularizers.parameter_tying import ParameterTying
 
 __all__ = ["build_hard_sharing_model", "build_soft_sharing_model", "compile_multitask"]
 
 
-def _check_tasks(tasks):
-    if not isinstance(tasks, dict) or not tasks:
-        raise ValueError("tasks must be a non-empty dict {task name: number of outputs}")
+def _tasks(tasks, min_tasks=1):
+    """``tasks``: a dict {identifier: number of outputs in [1, inf)} with at least ``min_tasks`` entries."""
+    if not isinstance(tasks, dict) or len(tasks) < min_tasks:
+        raise ValueError(f"tasks must be a dict {{task name: number of outputs}} with at least {min_tasks} "
+                         f"task{'s' if min_tasks > 1 else ''}, got {tasks!r}")
     for name, n in tasks.items():
         if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"tasks: task names must be identifiers, got {name!r}")
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"tasks[{name!r}] must be a positive integer (outputs), got {n!r}")
-
-
-def _check_units(units, name):
-    units = tuple(units)
-    if not units or any(isinstance(u, bool) or not isinstance(u, numbers.Integral) or u < 1 for u in units):
-        raise ValueError(f"{name} must be a non-empty sequence of positive integers, got {units!r}")
-    return units
+            raise ValueError(f"tasks must have identifiers as task names, got {name!r}")
+        check_positive_int(f"tasks[{name!r}]", n)
+    return tasks
 
 
 def build_hard_sharing_model(input_shape, tasks, trunk_units=(64,), head_units=(), activation="relu",
@@ -48,11 +42,9 @@ def build_hard_sharing_model(input_shape, tasks, trunk_units=(64,), head_units=(
         trunk_units: widths of the shared ``Dense`` layers (named ``trunk_0``, ``trunk_1``, ...).
         head_units: widths of extra per-task hidden layers (``<task>_hidden_0``, ...).
     """
-    _check_tasks(tasks)
-    trunk_units = _check_units(trunk_units, "trunk_units")
-    head_units = tuple(head_units)
-    if head_units:
-        _check_units(head_units, "head_units")
+    _tasks(tasks)
+    trunk_units = check_int_sequence("trunk_units", trunk_units, 1, min_length=1)
+    head_units = check_int_sequence("head_units", head_units, 1)
     inp = keras.Input(input_shape, name="x")
     h = inp
     for i, u in enumerate(trunk_units):
@@ -75,13 +67,9 @@ def build_soft_sharing_model(input_shape, tasks, tower_units=(64,), tying_streng
     only; the output layers differ in size in general and are not tied). Returns a
     :class:`~recipes.regularizers.parameter_tying.ParameterTying` model whose outputs are ``{task: ŷ_t}``.
     """
-    _check_tasks(tasks)
-    if len(tasks) < 2:
-        raise ValueError("tasks must name at least two tasks for soft sharing")
-    tower_units = _check_units(tower_units, "tower_units")
-    if isinstance(tying_strength, bool) or not isinstance(tying_strength, numbers.Real) \
-            or not tying_strength >= 0 or tying_strength == float("inf"):
-        raise ValueError(f"tying_strength must be a finite number >= 0, got {tying_strength!r}")
+    _tasks(tasks, min_tasks=2)  # soft sharing ties at least two towers
+    tower_units = check_int_sequence("tower_units", tower_units, 1, min_length=1)
+    tying_strength = check_number("tying_strength", tying_strength, 0.0)
     inp = keras.Input(input_shape, name="x")
     outputs = {}
     for task, n in tasks.items():
@@ -104,13 +92,12 @@ def compile_multitask(model, losses, loss_weights=None, optimizer="adam", metric
     """``model.compile`` for ``J = Σ_t c_t J_t``: ``losses`` and ``loss_weights`` are dicts keyed by
     task name (missing weights default to 1). Raises ``ValueError`` on unknown task names."""
     if not isinstance(losses, dict) or not losses:
-        raise ValueError("losses must be a non-empty dict {task name: loss}")
+        raise ValueError(f"losses must be a non-empty dict {{task name: loss}}, got {losses!r}")
     loss_weights = dict(loss_weights or {})
     for t, c in loss_weights.items():
         if t not in losses:
-            raise ValueError(f"loss_weights names a task not in losses: {t!r}")
-        if isinstance(c, bool) or not isinstance(c, numbers.Real) or c < 0:
-            raise ValueError(f"loss_weights[{t!r}] must be a number >= 0, got {c!r}")
+            raise ValueError(f"loss_weights must name tasks of losses ({', '.join(losses)}), got {t!r}")
+        check_number(f"loss_weights[{t!r}]", c, 0.0)
     weights = {t: float(loss_weights.get(t, 1.0)) for t in losses}
     model.compile(optimizer=optimizer, loss=losses, loss_weights=weights, metrics=metrics, **kwargs)
     return model

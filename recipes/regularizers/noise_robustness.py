@@ -15,12 +15,11 @@ other class ``ε/K``. The lecture's example ``[0, 1, 0] → [0.01, 0.98, 0.01]``
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 import keras
 import numpy as np
 from keras import ops
+
+from augment.checks import check_int, check_number, check_probability, check_seed
 
 __all__ = [
     "smooth_labels",
@@ -28,15 +27,6 @@ __all__ = [
     "WeightNoiseDense",
     "with_input_noise",
 ]
-
-
-def _check_epsilon(epsilon):
-    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real):
-        raise TypeError(f"epsilon must be a real number in [0, 1], got {epsilon!r}")
-    epsilon = float(epsilon)
-    if not (0.0 <= epsilon <= 1.0):
-        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
-    return epsilon
 
 
 def smooth_labels(y, epsilon, num_classes=None):
@@ -50,11 +40,9 @@ def smooth_labels(y, epsilon, num_classes=None):
 
     Returns a float tensor of shape ``(..., K)`` (a Keras backend tensor).
     """
-    epsilon = _check_epsilon(epsilon)
-    if num_classes is not None and (
-        isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 2
-    ):
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    epsilon = check_probability("epsilon", epsilon)
+    if num_classes is not None:
+        num_classes = check_int("num_classes", num_classes, 2)
     if isinstance(y, (list, tuple, np.ndarray)) and np.issubdtype(np.asarray(y).dtype, np.integer) \
             and num_classes is not None and np.asarray(y).size:
         labels = np.asarray(y)  # concrete labels: one_hot would silently map an out-of-range label to zeros
@@ -64,7 +52,7 @@ def smooth_labels(y, epsilon, num_classes=None):
     y = ops.convert_to_tensor(y)
     if "int" in str(y.dtype):
         if num_classes is None:
-            raise ValueError("num_classes is required for integer labels")
+            raise ValueError("num_classes must be given (an integer in [2, inf)) for integer labels y, got None")
         y = ops.one_hot(y, num_classes, dtype="float32")
     else:
         if num_classes is not None and y.shape[-1] != num_classes:
@@ -91,7 +79,7 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
     def __init__(self, epsilon=0.1, from_logits=False, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy_with_smoothing", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.epsilon = _check_epsilon(epsilon)
+        self.epsilon = check_probability("epsilon", epsilon)
         self.from_logits = bool(from_logits)
 
     def call(self, y_true, y_pred):
@@ -127,12 +115,10 @@ class WeightNoiseDense(keras.layers.Dense):
     """
 
     def __init__(self, units, stddev=0.01, seed=None, **kwargs):
-        if isinstance(stddev, bool) or not isinstance(stddev, numbers.Real):
-            raise TypeError(f"stddev must be a real number >= 0, got {stddev!r}")
-        if not math.isfinite(float(stddev)) or stddev < 0:
-            raise ValueError(f"stddev must be a finite number >= 0, got {stddev}")
+        stddev = check_number("stddev", stddev, 0.0)
+        seed = check_seed("seed", seed)
         super().__init__(units, **kwargs)
-        self.stddev = float(stddev)
+        self.stddev = stddev
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -160,10 +146,10 @@ def with_input_noise(model, stddev, seed=None, name=None):
 
     ``model`` must have a single input with a known shape; its weights are shared, not copied.
     """
-    if isinstance(stddev, bool) or not isinstance(stddev, numbers.Real) or not np.isfinite(stddev) or stddev < 0:
-        raise ValueError(f"stddev must be a finite number >= 0, got {stddev!r}")
+    stddev = check_number("stddev", stddev, 0.0)
+    seed = check_seed("seed", seed)
     if len(model.inputs) != 1:
         raise ValueError(f"model must have exactly one input, got {len(model.inputs)}")
     inp = keras.Input(shape=model.inputs[0].shape[1:], dtype=model.inputs[0].dtype)
-    x = keras.layers.GaussianNoise(float(stddev), seed=seed, name="input_noise")(inp)
+    x = keras.layers.GaussianNoise(stddev, seed=seed, name="input_noise")(inp)
     return keras.Model(inp, model(x), name=name or f"{model.name}_with_input_noise")

@@ -12,22 +12,12 @@ the gradients of both uses.
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 import keras
 from keras import ops
 
+from augment.checks import check_choice, check_number, check_positive_int
+
 __all__ = ["tying_penalty", "ParameterTying", "build_shared_encoder_model"]
-
-
-def _check_strength(value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"strength must be a real number >= 0, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"strength must be a finite number >= 0, got {value}")
-    return value
 
 
 def tying_penalty(weights_a, weights_b):
@@ -90,12 +80,10 @@ class ParameterTying(keras.Model):
         super().__init__(**kwargs)
         if not isinstance(model, keras.Model):
             raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-        self.strength = _check_strength(strength)
-        if weights not in ("kernel", "all"):
-            raise ValueError(f"weights must be 'kernel' or 'all', got {weights!r}")
-        self.which = weights
+        self.strength = check_number("strength", strength, 0.0)
+        self.which = check_choice("weights", weights, ("kernel", "all"))
         if not pairs:
-            raise ValueError("pairs must list at least one (layer_a, layer_b) pair")
+            raise ValueError(f"pairs must list at least one (layer_a, layer_b) pair, got {pairs!r}")
         pairs = [tuple(p) for p in pairs]
         names = {layer.name for layer in model._flatten_layers(include_self=False)}
         for p in pairs:
@@ -103,7 +91,7 @@ class ParameterTying(keras.Model):
                 raise ValueError(f"pairs must contain (layer_a, layer_b) pairs, got {p!r}")
             missing = [n for n in p if n not in names]
             if missing:
-                raise ValueError(f"pairs names layers not in the model: {missing}")
+                raise ValueError(f"pairs must name layers of the model, got {missing} (not in the model)")
         self.pairs = pairs
         self.inner = model
         if model.built:
@@ -173,12 +161,9 @@ def build_shared_encoder_model(input_dim, units=16, num_outputs=1, name="shared_
     gradient is the sum of the gradients through both uses. The head sees ``(h(x₁) − h(x₂))²`` elementwise
     (a Siamese comparison).
     """
-    if not isinstance(input_dim, numbers.Integral) or input_dim < 1:
-        raise ValueError(f"input_dim must be a positive integer, got {input_dim!r}")
-    if not isinstance(units, numbers.Integral) or units < 1:
-        raise ValueError(f"units must be a positive integer, got {units!r}")
-    if not isinstance(num_outputs, numbers.Integral) or num_outputs < 1:
-        raise ValueError(f"num_outputs must be a positive integer, got {num_outputs!r}")
+    input_dim = check_positive_int("input_dim", input_dim)
+    units = check_positive_int("units", units)
+    num_outputs = check_positive_int("num_outputs", num_outputs)
     x1 = keras.Input((input_dim,), name="x1")
     x2 = keras.Input((input_dim,), name="x2")
     encoder = keras.layers.Dense(units, activation="tanh", name="encoder")

@@ -29,11 +29,12 @@ Two ways to shrink weights, side by side:
 """
 from __future__ import annotations
 
-import math
 import numbers
 import re
 
 import keras
+
+from augment.checks import check_choice, check_learning_rate, check_number
 
 __all__ = [
     "ElasticNet",
@@ -67,22 +68,13 @@ _KINDS = {
 DEFAULT_WEIGHT_DECAY_EXCLUDES = ("bias", "gamma", "beta")
 
 
-def _check_strength(value, name="strength"):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a non-negative real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    return value
+#: The penalties Ω of :func:`make_penalty` and :func:`apply_penalty` (``kind``, case-insensitive).
+PENALTY_KINDS = ("l2", "l1", "elastic_net")
 
 
-def _check_alpha(alpha):
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-        raise TypeError(f"alpha must be a real number in [0, 1], got {alpha!r}")
-    alpha = float(alpha)
-    if not (0.0 <= alpha <= 1.0):
-        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
-    return alpha
+def _penalty_kind(kind):
+    """``kind`` in PENALTY_KINDS, lower-cased."""
+    return check_choice("kind", kind.lower() if isinstance(kind, str) else kind, PENALTY_KINDS)
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -98,8 +90,8 @@ class ElasticNet(keras.regularizers.L1L2):
     """
 
     def __init__(self, strength=0.01, alpha=0.5):
-        strength = _check_strength(strength)
-        alpha = _check_alpha(alpha)
+        strength = check_number("strength", strength, 0.0)
+        alpha = check_number("alpha", alpha, 0.0, 1.0)
         super().__init__(l1=strength * (1.0 - alpha), l2=strength * alpha)
         self.strength = strength
         self.alpha = alpha
@@ -115,12 +107,10 @@ def make_penalty(kind, strength, alpha=0.5):
     (:class:`keras.regularizers.L1`); ``"elastic_net"``: ``λ (α ‖w‖₂² + (1 − α) ‖w‖₁)``
     (:class:`ElasticNet`). Returns ``None`` when ``λ = 0`` (no penalty at all).
     """
-    strength = _check_strength(strength)
-    if not isinstance(kind, str) or kind.lower() not in ("l2", "l1", "elastic_net"):
-        raise ValueError(f"kind must be one of 'l2', 'l1', 'elastic_net', got {kind!r}")
-    kind = kind.lower()
+    strength = check_number("strength", strength, 0.0)
+    kind = _penalty_kind(kind)
     if kind == "elastic_net":
-        alpha = _check_alpha(alpha)
+        alpha = check_number("alpha", alpha, 0.0, 1.0)
     if strength == 0.0:
         return None
     if kind == "l2":
@@ -151,10 +141,10 @@ def _resolve_strength(strength, layer):
         value = strength(layer)
         if value is None:
             return 0.0
-        return _check_strength(value, name=f"strength({layer.name!r})")
+        return check_number(f"strength({layer.name!r})", value, 0.0)
     if isinstance(strength, dict):
-        return _check_strength(strength.get(layer.name, 0.0), name=f"strength[{layer.name!r}]")
-    return _check_strength(strength)
+        return check_number(f"strength[{layer.name!r}]", strength.get(layer.name, 0.0), 0.0)
+    return check_number("strength", strength, 0.0)
 
 
 def apply_penalty(model, strength, kind="l2", alpha=0.5, include=("kernel",), overwrite=True):
@@ -185,17 +175,15 @@ def apply_penalty(model, strength, kind="l2", alpha=0.5, include=("kernel",), ov
     Returns:
         list of ``(variable path, regularizer)`` that were attached, in layer order.
     """
-    if not isinstance(kind, str) or kind.lower() not in ("l2", "l1", "elastic_net"):
-        raise ValueError(f"kind must be one of 'l2', 'l1', 'elastic_net', got {kind!r}")
-    if kind.lower() == "elastic_net":
-        _check_alpha(alpha)
+    if _penalty_kind(kind) == "elastic_net":
+        check_number("alpha", alpha, 0.0, 1.0)
     if isinstance(include, str):
         include = (include,)
     bad = [k for k in include if k not in _KINDS]
     if bad or not include:
-        raise ValueError(f"include must be a non-empty subset of {sorted(_KINDS)}, got {include!r}")
+        raise ValueError(f"include must be a non-empty subset of {', '.join(sorted(_KINDS))}, got {include!r}")
     if not (callable(strength) or isinstance(strength, dict)):
-        _check_strength(strength)
+        check_number("strength", strength, 0.0)
     layers = _all_layers(model)
     if isinstance(strength, dict):
         names = {layer.name for layer in layers}
@@ -270,9 +258,8 @@ def decoupled_weight_decay_optimizer(
     ``keras.models.load_model`` call ``optimizer.exclude_from_weight_decay(...)`` again (before the
     first step) if training continues.
     """
-    weight_decay = _check_strength(weight_decay, name="weight_decay")
-    if isinstance(learning_rate, numbers.Real) and not (math.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a finite number > 0 (or a schedule), got {learning_rate}")
+    weight_decay = check_number("weight_decay", weight_decay, 0.0)
+    learning_rate = check_learning_rate("learning_rate", learning_rate)
     if not isinstance(name, str):
         raise TypeError(f"name must be a Keras optimizer name, got {name!r}")
     if isinstance(exclude_names, str):

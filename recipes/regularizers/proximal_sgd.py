@@ -15,12 +15,12 @@ Do **not** also put an L1 regularizer on the same weights: the optimizer applies
 """
 from __future__ import annotations
 
-import math
-import numbers
 import re
 
 import keras
 from keras import ops
+
+from augment.checks import check_learning_rate, check_number
 
 __all__ = ["ProximalSGD"]
 
@@ -51,14 +51,9 @@ class ProximalSGD(keras.optimizers.SGD):
         name="proximal_sgd",
         **kwargs,
     ):
-        if isinstance(l1, bool) or not isinstance(l1, numbers.Real):
-            raise TypeError(f"l1 must be a real number >= 0, got {l1!r}")
-        if not math.isfinite(float(l1)) or l1 < 0:
-            raise ValueError(f"l1 must be a finite number >= 0, got {l1}")
-        if isinstance(learning_rate, numbers.Real) and not (math.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate}")
-        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
-            raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+        l1 = check_number("l1", l1, 0.0)
+        learning_rate = check_learning_rate("learning_rate", learning_rate)
+        momentum = check_number("momentum", momentum, 0.0, 1.0, high_open=True)
         if isinstance(exclude_names, str):
             exclude_names = (exclude_names,)
         exclude_names = tuple(exclude_names or ())
@@ -71,12 +66,12 @@ class ProximalSGD(keras.optimizers.SGD):
                 raise ValueError(f"exclude_names has an invalid pattern {pattern!r}: {e}") from None
         super().__init__(
             learning_rate=learning_rate,
-            momentum=float(momentum),
+            momentum=momentum,
             nesterov=nesterov,
             name=name,
             **kwargs,
         )
-        self.l1 = float(l1)
+        self.l1 = l1
         self.exclude_names = exclude_names
         self._exclude_re = re.compile("|".join(exclude_names)) if exclude_names else None
 

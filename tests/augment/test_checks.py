@@ -29,6 +29,18 @@ def test_check_number_accepts_and_converts():
     assert checks.check_rate("rate", 0.0) == 0.0 and checks.check_probability("p", 1.0) == 1.0
 
 
+def test_learning_rate_is_a_positive_number_or_a_schedule():
+    schedule = lambda step: 0.1  # noqa: E731
+    assert checks.check_learning_rate("learning_rate", schedule) is schedule
+    assert checks.check_learning_rate("lr", np.float32(0.5)) == 0.5
+    with pytest.raises(ValueError, match=r"lr must be a finite number in \(0, inf\), got 0"):
+        checks.check_learning_rate("lr", 0)
+    with pytest.raises(ValueError, match="got nan"):
+        checks.check_learning_rate("lr", math.nan)
+    with pytest.raises(TypeError, match=r"lr must be a number in \(0, inf\) or a schedule \(a callable\), got '0.1'"):
+        checks.check_learning_rate("lr", "0.1")
+
+
 def test_integers_choices_seeds_pairs_arrays():
     assert checks.check_int("n", np.int64(3), 1) == 3
     with pytest.raises(TypeError, match=r"n must be an integer in \[1, inf\), got 2.0"):
@@ -47,6 +59,17 @@ def test_integers_choices_seeds_pairs_arrays():
     assert checks.check_seed("seed", np.int64(7), optional=False) == 7
     with pytest.raises(TypeError, match=r"seed must be an integer in \[0, 2147483647\], got None"):
         checks.check_seed("seed", None, optional=False)
+    assert checks.check_int_sequence("units", np.array([3, 4]), 1) == (3, 4)
+    assert checks.check_int_sequence("units", [], 1) == ()
+    with pytest.raises(ValueError, match=r"units\[1\] must be an integer in \[1, inf\), got 0"):
+        checks.check_int_sequence("units", (3, 0), 1)
+    with pytest.raises(TypeError, match=r"units\[0\] must be an integer in \[1, inf\), got 2.5"):
+        checks.check_int_sequence("units", [2.5], 1)
+    with pytest.raises(ValueError, match=r"units must be a sequence of integers in \[1, inf\) with at least 1 "
+                                         r"entry, got \(\)"):
+        checks.check_int_sequence("units", (), 1, min_length=1)
+    with pytest.raises(TypeError, match=r"units must be a sequence of integers in \[1, inf\), got '64'"):
+        checks.check_int_sequence("units", "64", 1)
     assert checks.check_pair("scale", [0.5, 2]) == (0.5, 2.0)
     with pytest.raises(ValueError, match="lo <= hi"):
         checks.check_pair("scale", (2, 1))

@@ -93,17 +93,25 @@ def test_ridge_matches_augmented_least_squares_and_svd_path():
 
 
 def test_bad_arguments_name_the_argument():
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number in \[0, inf\), got -1.0"):
         cf.l2_regularized_optimum(H_LECTURE, W_STAR_LECTURE, -1.0)
+    with pytest.raises(TypeError, match=r"alpha must be a number in \[0, inf\), got '1'"):
+        cf.ridge(np.ones((4, 2)), np.ones(4), "1")
+    with pytest.raises(ValueError, match=r"alphas\[1\] must be a finite number in \[0, inf\), got nan"):
+        cf.ridge_path(np.ones((4, 2)), np.ones(4), [0.1, float("nan")])
+    with pytest.raises(ValueError, match=r"num_samples must be an integer in \[1, inf\), got 0"):
+        cf.ridge_alpha_from_keras(0.01, 0)
+    with pytest.raises(ValueError, match=r"eta must be a finite number in \[0, inf\), got -0.5"):
+        cf.l2_constrained_optimum(H_LECTURE, W_STAR_LECTURE, -0.5)
     with pytest.raises(ValueError, match="H"):
         cf.l2_regularized_optimum(np.ones((2, 3)), [1, 2], 1.0)
     with pytest.raises(ValueError, match="w_star"):
         cf.l2_regularized_optimum_eigen(H_LECTURE, [1.0, 2.0], 1.0)
-    with pytest.raises(ValueError, match="h_diag"):
+    with pytest.raises(ValueError, match=r"h_diag must be in \(0, inf\), got -1.0"):
         cf.l1_regularized_optimum([1.0, 2.0], [1.0, -1.0], 0.1)
     with pytest.raises(ValueError, match="y"):
         cf.ridge(np.ones((4, 2)), np.ones(3), 0.1)
-    with pytest.raises(ValueError, match="threshold"):
+    with pytest.raises(ValueError, match=r"threshold must be a finite number in \[0, inf\), got -0.5"):
         cf.soft_threshold([1.0], -0.5)
 
 

@@ -67,16 +67,24 @@ def test_soft_sharing_loss_includes_tying_penalty():
 
 
 def test_bad_arguments_name_the_argument():
-    with pytest.raises(ValueError, match="tasks"):
+    with pytest.raises(ValueError, match="tasks must be a dict .* with at least 1 task, got {}"):
         build_hard_sharing_model((2,), {})
-    with pytest.raises(ValueError, match="tasks"):
+    with pytest.raises(ValueError, match=r"tasks\['a'\] must be an integer in \[1, inf\), got 0"):
         build_hard_sharing_model((2,), {"a": 0})
-    with pytest.raises(ValueError, match="trunk_units"):
+    with pytest.raises(ValueError, match="tasks must have identifiers as task names, got 'a b'"):
+        build_hard_sharing_model((2,), {"a b": 1})
+    with pytest.raises(ValueError, match=r"trunk_units\[0\] must be an integer in \[1, inf\), got 0"):
         build_hard_sharing_model((2,), {"a": 1}, trunk_units=(0,))
-    with pytest.raises(ValueError, match="tasks"):
+    with pytest.raises(ValueError, match="trunk_units must be a sequence of integers .* with at least 1 entry"):
+        build_hard_sharing_model((2,), {"a": 1}, trunk_units=())
+    with pytest.raises(ValueError, match=r"head_units\[1\] must be an integer in \[1, inf\), got -2"):
+        build_hard_sharing_model((2,), {"a": 1}, head_units=(3, -2))
+    with pytest.raises(ValueError, match="tasks must be a dict .* with at least 2 tasks"):
         build_soft_sharing_model((2,), {"a": 1})
-    with pytest.raises(ValueError, match="strength"):
+    with pytest.raises(ValueError, match=r"tying_strength must be a finite number in \[0, inf\), got -1.0"):
         build_soft_sharing_model((2,), {"a": 1, "b": 1}, tying_strength=-1.0)
     model = build_hard_sharing_model((2,), {"a": 1})
-    with pytest.raises(ValueError, match="loss_weights"):
+    with pytest.raises(ValueError, match=r"loss_weights must name tasks of losses \(a\), got 'b'"):
         compile_multitask(model, {"a": "mse"}, loss_weights={"b": 1.0})
+    with pytest.raises(ValueError, match=r"loss_weights\['a'\] must be a finite number in \[0, inf\), got -1"):
+        compile_multitask(model, {"a": "mse"}, loss_weights={"a": -1})

@@ -98,16 +98,20 @@ def test_round_trip(tmp_path):
 
 
 def test_bad_arguments_name_the_argument():
-    with pytest.raises(ValueError, match="epsilon"):
+    with pytest.raises(ValueError, match=r"epsilon must be a finite number in \[0, 1\], got 1.5"):
         smooth_labels(np.eye(3), 1.5)
-    with pytest.raises(ValueError, match="num_classes"):
+    with pytest.raises(ValueError, match="num_classes must be given .* for integer labels y, got None"):
         smooth_labels(np.array([0, 1]), 0.1)
+    with pytest.raises(ValueError, match=r"num_classes must be an integer in \[2, inf\), got 1"):
+        smooth_labels(np.array([0, 0]), 0.1, num_classes=1)
     with pytest.raises(ValueError, match="num_classes"):
         smooth_labels(np.eye(3), 0.1, num_classes=4)
-    with pytest.raises(ValueError, match="epsilon"):
+    with pytest.raises(ValueError, match=r"epsilon must be a finite number in \[0, 1\], got -0.1"):
         SparseCategoricalCrossentropyWithSmoothing(-0.1)
-    with pytest.raises(ValueError, match="stddev"):
+    with pytest.raises(ValueError, match=r"stddev must be a finite number in \[0, inf\), got -1.0"):
         WeightNoiseDense(3, stddev=-1.0)
+    with pytest.raises(TypeError, match=r"seed must be an integer in \[0, 2147483647\], got 0.5"):
+        WeightNoiseDense(3, seed=0.5)
     base = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    with pytest.raises(ValueError, match="stddev"):
+    with pytest.raises(ValueError, match=r"stddev must be a finite number in \[0, inf\), got -0.5"):
         with_input_noise(base, -0.5)

@@ -136,7 +136,11 @@ def test_bad_arguments_name_the_argument():
     m = keras.Model(inp, [a, b])
     with pytest.raises(ValueError, match="pairs"):
         ParameterTying(m, [("a", "b")])  # 3×4 vs 3×5
-    with pytest.raises(ValueError, match="pairs"):
+    with pytest.raises(ValueError, match=r"pairs must name layers of the model, got \['nope'\]"):
         ParameterTying(m, [("a", "nope")])
-    with pytest.raises(ValueError, match="strength"):
+    with pytest.raises(ValueError, match=r"strength must be a finite number in \[0, inf\), got -1.0"):
         ParameterTying(m, [("a", "a")], strength=-1.0)
+    with pytest.raises(ValueError, match="weights must be one of kernel, all, got 'bias'"):
+        ParameterTying(m, [("a", "a")], weights="bias")
+    with pytest.raises(TypeError, match=r"units must be an integer in \[1, inf\), got 2.0"):
+        build_shared_encoder_model(3, units=2.0)

@@ -198,21 +198,26 @@ def test_elastic_net_model_round_trips_through_keras_file(tmp_path):
 
 def test_bad_arguments_name_the_argument():
     model = _model()
-    with pytest.raises(ValueError, match="strength"):
+    with pytest.raises(ValueError, match=r"strength must be a finite number in \[0, inf\), got -0.1"):
         apply_penalty(model, -0.1)
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number in \[0, 1\], got 1.5"):
         apply_penalty(model, 0.1, kind="elastic_net", alpha=1.5)
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(ValueError, match=r"alpha must be a finite number in \[0, 1\], got -0.2"):
         ElasticNet(0.1, -0.2)
-    with pytest.raises(ValueError, match="strength"):
+    with pytest.raises(ValueError, match=r"strength must be a finite number in \[0, inf\), got -1.0"):
         ElasticNet(-1.0, 0.5)
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(TypeError, match=r"strength must be a number in \[0, inf\), got '0.1'"):
+        make_penalty("l2", "0.1")
+    with pytest.raises(ValueError, match="kind must be one of l2, l1, elastic_net, got 'l3'"):
         apply_penalty(model, 0.1, kind="l3")
-    with pytest.raises(ValueError, match="include"):
+    assert isinstance(make_penalty("L2", 0.1), keras.regularizers.L2)  # kind is case-insensitive
+    with pytest.raises(ValueError, match="include must be a non-empty subset of bias, embedding, kernel, norm"):
         apply_penalty(model, 0.1, include=("weights",))
-    with pytest.raises(ValueError, match="strength"):
+    with pytest.raises(ValueError, match="strength names layers that are not in the model"):
         apply_penalty(model, {"no_such_layer": 0.1})
-    with pytest.raises(ValueError, match="strength"):
+    with pytest.raises(ValueError, match=r"strength\('.*'\) must be a finite number in \[0, inf\), got -1.0"):
         apply_penalty(model, lambda layer: -1.0)
-    with pytest.raises(ValueError, match="weight_decay"):
+    with pytest.raises(ValueError, match=r"weight_decay must be a finite number in \[0, inf\), got -0.0001"):
         decoupled_weight_decay_optimizer("adamw", 1e-3, -1e-4)
+    with pytest.raises(ValueError, match=r"learning_rate must be a finite number in \(0, inf\), got 0.0"):
+        decoupled_weight_decay_optimizer("adamw", 0.0)

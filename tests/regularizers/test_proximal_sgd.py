@@ -92,7 +92,11 @@ def test_round_trip_and_arguments(tmp_path):
     assert loaded.optimizer.l1 == 0.01 and loaded.optimizer.exclude_names == ("bias",)
     x = np.random.default_rng(0).normal(size=(3, 3)).astype("float32")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(loaded(x)))
-    with pytest.raises(ValueError, match="l1"):
+    with pytest.raises(ValueError, match=r"l1 must be a finite number in \[0, inf\), got -1.0"):
         ProximalSGD(0.1, l1=-1.0)
+    with pytest.raises(ValueError, match=r"momentum must be a finite number in \[0, 1\), got 1.0"):
+        ProximalSGD(0.1, momentum=1.0)
+    with pytest.raises(TypeError, match=r"learning_rate must be a number in \(0, inf\) or a schedule"):
+        ProximalSGD("fast")
     with pytest.raises(ValueError, match="exclude_names"):
         ProximalSGD(0.1, l1=0.1, exclude_names=("(",))
