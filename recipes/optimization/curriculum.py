@@ -25,6 +25,8 @@ import math
 import numpy as np
 import keras
 
+from augment.checks import check_finite_array, check_number, check_positive_int, check_seed
+
 
 class _Pacing:
     """Base of the pacing functions: ``pacing(epoch) -> fraction in (0, 1]``."""
@@ -38,11 +40,8 @@ class linear_pacing(_Pacing):
     :math:`p_0` = ``start`` and reaches the full set at epoch :math:`E` = ``epochs_to_full``."""
 
     def __init__(self, start=0.2, epochs_to_full=5):
-        if not 0 < start <= 1:
-            raise ValueError(f"start must be in (0, 1], got {start}")
-        if isinstance(epochs_to_full, bool) or not isinstance(epochs_to_full, int) or epochs_to_full < 1:
-            raise ValueError(f"epochs_to_full must be an integer >= 1, got {epochs_to_full!r}")
-        self.start, self.epochs_to_full = float(start), epochs_to_full
+        self.start = check_number("start", start, 0.0, 1.0, low_open=True)
+        self.epochs_to_full = check_positive_int("epochs_to_full", epochs_to_full)
 
     def __call__(self, epoch):
         return min(1.0, self.start + (1.0 - self.start) * epoch / self.epochs_to_full)
@@ -54,13 +53,9 @@ class step_pacing(_Pacing):
     :math:`L` = ``step_length`` epochs."""
 
     def __init__(self, start=0.1, increase=2.0, step_length=1):
-        if not 0 < start <= 1:
-            raise ValueError(f"start must be in (0, 1], got {start}")
-        if not increase > 1:
-            raise ValueError(f"increase must be > 1, got {increase}")
-        if isinstance(step_length, bool) or not isinstance(step_length, int) or step_length < 1:
-            raise ValueError(f"step_length must be an integer >= 1, got {step_length!r}")
-        self.start, self.increase, self.step_length = float(start), float(increase), step_length
+        self.start = check_number("start", start, 0.0, 1.0, low_open=True)
+        self.increase = check_number("increase", increase, 1.0, low_open=True)
+        self.step_length = check_positive_int("step_length", step_length)
 
     def __call__(self, epoch):
         return min(1.0, self.start * self.increase ** (epoch // self.step_length))
@@ -108,30 +103,26 @@ class CurriculumDataset(keras.utils.PyDataset):
         self.y = None if y is None else np.asarray(y)
         n = len(self.x)
         if n == 0:
-            raise ValueError("x must not be empty")
+            raise ValueError(f"x must hold at least 1 example, got shape {self.x.shape}")
         if self.y is not None and len(self.y) != n:
             raise ValueError(f"x and y must have the same length, got {n} and {len(self.y)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        batch_size = check_positive_int("batch_size", batch_size)
+        seed = check_seed("seed", seed)
         if scores is None:
             self.order = np.arange(n)
         else:
             scores = np.asarray(scores, dtype=np.float64).reshape(-1)
             if scores.shape != (n,):
                 raise ValueError(f"scores must have shape ({n},), got {scores.shape}")
-            if not np.all(np.isfinite(scores)):
-                raise ValueError("scores must be finite")
+            check_finite_array("scores", scores)
             self.order = np.argsort(scores, kind="stable")  # easiest first
         if pacing is not None and not callable(pacing):
             raise TypeError(f"pacing must be callable(epoch) -> fraction or None, got {type(pacing).__name__}")
         if steps_per_epoch is None:
             steps_per_epoch = math.ceil(n / batch_size)
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, (int, np.integer)) \
-                or steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
-        self.batch_size = int(batch_size)
+        self.batch_size = batch_size
         self.pacing = pacing
-        self.steps_per_epoch = int(steps_per_epoch)
+        self.steps_per_epoch = check_positive_int("steps_per_epoch", steps_per_epoch)
         self.shuffle = bool(shuffle)
         self._rng = np.random.default_rng(seed)
         self.epoch = 0

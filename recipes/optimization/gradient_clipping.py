@@ -15,18 +15,15 @@ is applied to the gradient before the optimizer's update (and before weight deca
 Only one of the three may be set. :func:`clipping_arguments` validates a threshold and returns the keyword
 for an optimizer constructor, e.g. ``keras.optimizers.SGD(0.1, momentum=0.9, **clipping_arguments(1.0))``.
 """
+from augment.checks import check_choice, check_number
 
 
 def clipping_arguments(clipnorm, scope="global"):
     """Keyword arguments of a Keras optimizer for clipping by norm :math:`\\alpha` = ``clipnorm``:
     ``{"global_clipnorm": alpha}`` (``scope="global"``, :math:`\\alpha g/\\|g\\|` over all gradients) or
     ``{"clipnorm": alpha}`` (``scope="variable"``, per variable); ``{}`` for ``clipnorm=None``."""
-    if scope not in ("global", "variable"):
-        raise ValueError(f"scope must be 'global' or 'variable', got {scope!r}")
+    check_choice("scope", scope, ("global", "variable"))
     if clipnorm is None:
         return {}
-    if isinstance(clipnorm, bool) or not isinstance(clipnorm, (int, float)):
-        raise TypeError(f"clipnorm must be a positive float or None, got {type(clipnorm).__name__}")
-    if not clipnorm > 0:
-        raise ValueError(f"clipnorm must be > 0, got {clipnorm}")
-    return {"global_clipnorm" if scope == "global" else "clipnorm": float(clipnorm)}
+    return {"global_clipnorm" if scope == "global" else "clipnorm": check_number("clipnorm", clipnorm, 0.0,
+                                                                                 low_open=True)}

@@ -17,6 +17,8 @@ optimizer's own gradient clipping and weight decay.
 import keras
 from keras import ops
 
+from augment.checks import check_number, check_seed
+
 
 @keras.saving.register_keras_serializable(package="recipes")
 class GradientNoise(keras.optimizers.Optimizer):
@@ -35,19 +37,14 @@ class GradientNoise(keras.optimizers.Optimizer):
         if not isinstance(inner_optimizer, keras.optimizers.Optimizer):
             raise TypeError("inner_optimizer must be a keras.optimizers.Optimizer instance, "
                             f"got {type(inner_optimizer).__name__}")
-        for arg, value in (("eta", eta), ("gamma", gamma)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{arg} must be a float, got {type(value).__name__}")
-        if not eta > 0:
-            raise ValueError(f"eta must be > 0, got {eta}")
-        if not gamma >= 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        eta = check_number("eta", eta, 0.0, low_open=True)
+        gamma = check_number("gamma", gamma, 0.0)
+        seed = check_seed("seed", seed)
         for arg in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "use_ema",
                     "loss_scale_factor", "gradient_accumulation_steps"):
             if kwargs.get(arg):
-                raise ValueError(f"GradientNoise does not take {arg}; set it on inner_optimizer")
+                raise ValueError(f"{arg} must be set on inner_optimizer (GradientNoise does not take it), "
+                                 f"got {kwargs[arg]!r}")
             kwargs.pop(arg, None)
         for arg in ("ema_momentum", "ema_overwrite_frequency", "learning_rate"):
             kwargs.pop(arg, None)
@@ -55,8 +52,8 @@ class GradientNoise(keras.optimizers.Optimizer):
             raise ValueError(f"GradientNoise got unexpected arguments {sorted(kwargs)}")
         super().__init__(learning_rate=0.0, name=name or "gradient_noise")
         self.inner_optimizer = inner_optimizer
-        self.eta = float(eta)
-        self.gamma = float(gamma)
+        self.eta = eta
+        self.gamma = gamma
         self.seed = seed
         self._seed_generator = keras.random.SeedGenerator(seed, name="gradient_noise_seed")
         self._track_variable(self._seed_generator.state)

@@ -22,7 +22,8 @@ import keras
 _SUPPORTED = ("tensorflow", "jax")
 
 
-def _check_backend():
+def _supported_backend():
+    """The active backend if autodiff of a model is implemented for it (tensorflow, jax)."""
     backend = keras.backend.backend()
     if backend not in _SUPPORTED:
         raise NotImplementedError(
@@ -84,7 +85,7 @@ def _state(model):
 def make_loss_and_gradients(model, loss, include_regularization=True):
     """Compile once and return ``fun(x, y) -> (J, [dJ/dv for v in model.trainable_variables])`` at the model's
     current weights, :math:`J` the mean loss plus (by default) ``model.losses``."""
-    backend = _check_backend()
+    backend = _supported_backend()
     loss_fn = resolve_loss(loss)
     if backend == "jax":
         import jax
@@ -111,7 +112,7 @@ def make_loss_and_gradients(model, loss, include_regularization=True):
 def make_hessian_vector_product(model, loss):
     """Compile once and return ``fun(x, y, vectors) -> H u`` (exact; ``vectors`` = u, a list shaped like
     ``model.trainable_variables``), :math:`\\mathbf H = \\nabla^2_{\\boldsymbol\\theta}J` at the current weights."""
-    backend = _check_backend()
+    backend = _supported_backend()
     loss_fn = resolve_loss(loss)
     variables = model.trainable_variables
     if backend == "jax":
@@ -164,7 +165,7 @@ def hessian_vector_product(model, loss, x, y, vectors):
 def make_flat_loss_and_gradient(model, loss, x, y):
     """Compile once and return ``fun(theta) -> (J, g)`` over the flattened weights as float64 NumPy values
     (``jax.jit`` on JAX, ``tf.function`` on TensorFlow); ``fun`` also writes ``theta`` into the model."""
-    backend = _check_backend()
+    backend = _supported_backend()
     loss_fn = resolve_loss(loss)
     variables = model.trainable_variables
     compiled = make_loss_and_gradients(model, loss_fn)
@@ -200,7 +201,7 @@ def set_flat_weights(model, theta):
 def flat_hessian(model, loss, x, y):
     """The full Hessian :math:`\\mathbf H = \\nabla^2_{\\boldsymbol\\theta}J` as an (n, n) float64 array over the
     flattened weights (only for small models: n² memory)."""
-    backend = _check_backend()
+    backend = _supported_backend()
     loss_fn = resolve_loss(loss)
     variables = model.trainable_variables
     sizes = [int(np.prod(v.shape)) for v in variables]

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import keras
 
+from augment.checks import check_number, check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="recipes")
 class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -20,15 +22,9 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, final_learning_rate, decay_steps, name="LinearDecay"):
         super().__init__()
-        if not float(initial_learning_rate) > 0:
-            raise ValueError(f"initial_learning_rate must be > 0, got {initial_learning_rate!r}")
-        if not float(final_learning_rate) >= 0:
-            raise ValueError(f"final_learning_rate must be >= 0, got {final_learning_rate!r}")
-        if not isinstance(decay_steps, int) or isinstance(decay_steps, bool) or decay_steps < 1:
-            raise ValueError(f"decay_steps must be an integer >= 1, got {decay_steps!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.final_learning_rate = float(final_learning_rate)
-        self.decay_steps = decay_steps
+        self.initial_learning_rate = check_number("initial_learning_rate", initial_learning_rate, 0.0, low_open=True)
+        self.final_learning_rate = check_number("final_learning_rate", final_learning_rate, 0.0)
+        self.decay_steps = check_positive_int("decay_steps", decay_steps)
         self.name = name
 
     def __call__(self, step):

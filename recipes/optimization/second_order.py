@@ -25,6 +25,7 @@ import numpy as np
 import scipy.linalg
 import scipy.optimize
 
+from augment.checks import check_choice, check_number, check_positive_int
 from recipes.optimization import model_autodiff
 
 METHODS = ("newton", "cg", "bfgs", "lbfgs")
@@ -38,8 +39,7 @@ def newton_step(hessian, gradient, damping=0.0):
     gradient = np.asarray(gradient, dtype=np.float64)
     if hessian.ndim != 2 or hessian.shape[0] != hessian.shape[1] or hessian.shape[0] != gradient.size:
         raise ValueError(f"hessian must be (n, n) with n = gradient.size = {gradient.size}, got {hessian.shape}")
-    if not damping >= 0:
-        raise ValueError(f"damping must be >= 0, got {damping}")
+    damping = check_number("damping", damping, 0.0)
     regularized = hessian + damping * np.eye(gradient.size)
     try:
         return -scipy.linalg.solve(regularized, gradient, assume_a="sym")
@@ -65,17 +65,13 @@ def minimize(model, x, y, loss, method="lbfgs", max_iter=100, tol=1e-6, damping=
         ``scipy.optimize.OptimizeResult`` with ``x`` (final :math:`\\boldsymbol\\theta`), ``fun``, ``jac``,
         ``nit``, ``success``, ``message`` and ``method``.
     """
-    if not isinstance(method, str) or method.lower() not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    method = method.lower()
-    if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol}")
-    if not damping >= 0:
-        raise ValueError(f"damping must be >= 0, got {damping}")
+    method = check_choice("method", method.lower() if isinstance(method, str) else method, METHODS)
+    max_iter = check_positive_int("max_iter", max_iter)
+    tol = check_number("tol", tol, 0.0, low_open=True)
+    damping = check_number("damping", damping, 0.0)
     if damping and method != "newton":
-        raise ValueError(f"damping applies to method='newton' only, got method={method!r}")
+        raise ValueError(f"damping must be 0 with method={method!r} (it applies to method='newton' only), "
+                         f"got {damping!r}")
     loss = model_autodiff.resolve_loss(loss)
     if not model.built:
         model(x[:1])

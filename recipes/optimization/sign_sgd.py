@@ -20,35 +20,7 @@ Usage::
 import keras
 from keras import ops
 
-
-def _check_learning_rate(learning_rate):
-    if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool):
-        if not learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
-        return float(learning_rate)
-    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(learning_rate):
-        return learning_rate
-    raise TypeError(
-        "learning_rate must be a positive float, a LearningRateSchedule or a callable, "
-        f"got {type(learning_rate).__name__}"
-    )
-
-
-def _check_unit_interval(name, value, closed_right=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
-    upper_ok = value <= 1 if closed_right else value < 1
-    if not (value >= 0 and upper_ok):
-        interval = "[0, 1]" if closed_right else "[0, 1)"
-        raise ValueError(f"{name} must be in {interval}, got {value}")
-    return float(value)
-
-
-def _check_clipping(**thresholds):
-    for name, value in thresholds.items():
-        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                      and value > 0 and value != float("inf")):
-            raise ValueError(f"{name} must be a finite number > 0 or None, got {value!r}")
+from augment.checks import check_learning_rate, check_number
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -71,11 +43,13 @@ class SignSGD(keras.optimizers.Optimizer):
                  clipvalue=None, global_clipnorm=None, use_ema=False, ema_momentum=0.99,
                  ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name=None, **kwargs):
-        learning_rate = _check_learning_rate(learning_rate)
-        momentum = _check_unit_interval("momentum", momentum)
-        _check_clipping(clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
-        if weight_decay is not None and not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0 or None, got {weight_decay}")
+        learning_rate = check_learning_rate("learning_rate", learning_rate)
+        momentum = check_number("momentum", momentum, 0.0, 1.0, high_open=True)
+        for arg, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
+            if value is not None:  # None: no clipping
+                check_number(arg, value, 0.0, low_open=True)
+        if weight_decay is not None:
+            check_number("weight_decay", weight_decay, 0.0)
         super().__init__(
             learning_rate=learning_rate, name=name or self.__class__.__name__.lower(),
             weight_decay=weight_decay,
@@ -118,7 +92,5 @@ class Signum(SignSGD):
     ``momentum=0.9`` by default; ``momentum`` must be in (0, 1)."""
 
     def __init__(self, learning_rate=1e-3, momentum=0.9, **kwargs):
-        momentum = _check_unit_interval("momentum", momentum)
-        if momentum == 0:
-            raise ValueError("momentum must be in (0, 1) for Signum (use SignSGD for 0), got 0")
+        momentum = check_number("momentum", momentum, 0.0, 1.0, low_open=True, high_open=True)  # 0: SignSGD
         super().__init__(learning_rate=learning_rate, momentum=momentum, **kwargs)

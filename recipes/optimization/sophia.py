@@ -37,7 +37,7 @@ import keras
 from keras import ops
 
 from recipes.optimization import model_autodiff
-from recipes.optimization.sign_sgd import _check_clipping, _check_learning_rate, _check_unit_interval
+from augment.checks import check_choice, check_learning_rate, check_number, check_positive_int
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -62,17 +62,16 @@ class Sophia(keras.optimizers.Optimizer):
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, use_ema=False,
                  ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
                  gradient_accumulation_steps=None, name="sophia", **kwargs):
-        learning_rate = _check_learning_rate(learning_rate)
-        beta_1 = _check_unit_interval("beta_1", beta_1)
-        beta_2 = _check_unit_interval("beta_2", beta_2)
-        for arg, value in (("gamma", gamma), ("epsilon", epsilon)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{arg} must be a float, got {type(value).__name__}")
-            if not value > 0:
-                raise ValueError(f"{arg} must be > 0, got {value}")
-        _check_clipping(clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
-        if weight_decay is not None and not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0 or None, got {weight_decay}")
+        learning_rate = check_learning_rate("learning_rate", learning_rate)
+        beta_1 = check_number("beta_1", beta_1, 0.0, 1.0, high_open=True)
+        beta_2 = check_number("beta_2", beta_2, 0.0, 1.0, high_open=True)
+        gamma = check_number("gamma", gamma, 0.0, low_open=True)
+        epsilon = check_number("epsilon", epsilon, 0.0, low_open=True)
+        for arg, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue), ("global_clipnorm", global_clipnorm)):
+            if value is not None:  # None: no clipping
+                check_number(arg, value, 0.0, low_open=True)
+        if weight_decay is not None:
+            check_number("weight_decay", weight_decay, 0.0)
         super().__init__(
             learning_rate=learning_rate, name=name, weight_decay=weight_decay, clipnorm=clipnorm,
             clipvalue=clipvalue, global_clipnorm=global_clipnorm, use_ema=use_ema,
@@ -81,8 +80,8 @@ class Sophia(keras.optimizers.Optimizer):
             **kwargs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
-        self.gamma = float(gamma)
-        self.epsilon = float(epsilon)
+        self.gamma = gamma
+        self.epsilon = epsilon
 
     def build(self, var_list):
         if self.built:
@@ -204,20 +203,18 @@ class SophiaHessianUpdate(keras.callbacks.Callback):
 
     def __init__(self, x, y=None, estimator="hutchinson", every=10, batch_size=32, loss=None, seed=0):
         super().__init__()
-        if estimator not in ESTIMATORS:
-            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
-        for arg, value in (("every", every), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{arg} must be an integer >= 1, got {value!r}")
+        check_choice("estimator", estimator, ESTIMATORS)
+        every = check_positive_int("every", every)
+        batch_size = check_positive_int("batch_size", batch_size)
         if estimator == "hutchinson" and y is None:
-            raise ValueError("y is required with estimator='hutchinson'")
+            raise ValueError("y must be given (labels for the loss) with estimator='hutchinson', got None")
         self.x = np.asarray(x)
         self.y = None if y is None else np.asarray(y)
         if self.y is not None and len(self.y) != len(self.x):
             raise ValueError(f"x and y must have the same length, got {len(self.x)} and {len(self.y)}")
         self.estimator = estimator
-        self.every = int(every)
-        self.batch_size = int(batch_size)
+        self.every = every
+        self.batch_size = batch_size
         self.loss = loss
         self.seed = seed
         self._rng = np.random.default_rng(seed)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import keras
 
+from augment.checks import check_int, check_number, check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="recipes")
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -24,21 +26,11 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, initial_learning_rate, final_learning_rate, total_steps, warmup_steps=0,
                  warmup_start_fraction=0.2, name="WarmupLinearDecay"):
         super().__init__()
-        if not float(initial_learning_rate) > 0:
-            raise ValueError(f"initial_learning_rate must be > 0, got {initial_learning_rate!r}")
-        if not float(final_learning_rate) >= 0:
-            raise ValueError(f"final_learning_rate must be >= 0, got {final_learning_rate!r}")
-        if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
-            raise ValueError(f"total_steps must be an integer >= 1, got {total_steps!r}")
-        if not isinstance(warmup_steps, int) or isinstance(warmup_steps, bool) or not 0 <= warmup_steps < total_steps:
-            raise ValueError(f"warmup_steps must be an integer in [0, total_steps={total_steps}), got {warmup_steps!r}")
-        if not 0 <= float(warmup_start_fraction) <= 1:
-            raise ValueError(f"warmup_start_fraction must be in [0, 1], got {warmup_start_fraction!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.final_learning_rate = float(final_learning_rate)
-        self.total_steps = total_steps
-        self.warmup_steps = warmup_steps
-        self.warmup_start_fraction = float(warmup_start_fraction)
+        self.initial_learning_rate = check_number("initial_learning_rate", initial_learning_rate, 0.0, low_open=True)
+        self.final_learning_rate = check_number("final_learning_rate", final_learning_rate, 0.0)
+        self.total_steps = check_positive_int("total_steps", total_steps)
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, 0, self.total_steps - 1)  # w in [0, τ)
+        self.warmup_start_fraction = check_number("warmup_start_fraction", warmup_start_fraction, 0.0, 1.0)
         self.name = name
 
     def __call__(self, step):

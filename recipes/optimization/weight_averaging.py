@@ -11,6 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from augment.checks import check_choice, check_number, check_positive_int
+
 MODES = ("ema", "lookahead")
 
 
@@ -27,18 +29,11 @@ class WeightAveraging:
     """
 
     def __init__(self, mode="lookahead", decay=0.95 ** 5, every=5, warmup_power=3.0, total_steps=1):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if not 0 <= decay < 1:
-            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be an integer >= 1, got {every!r}")
-        if not warmup_power >= 0:
-            raise ValueError(f"warmup_power must be >= 0, got {warmup_power!r}")
-        if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
-            raise ValueError(f"total_steps must be an integer >= 1, got {total_steps!r}")
-        self.mode, self.decay, self.every = mode, float(decay), every
-        self.warmup_power, self.total_steps = float(warmup_power), total_steps
+        self.mode = check_choice("mode", mode, MODES)
+        self.decay = check_number("decay", decay, 0.0, 1.0, high_open=True)
+        self.every = check_positive_int("every", every)
+        self.warmup_power = check_number("warmup_power", warmup_power, 0.0)
+        self.total_steps = check_positive_int("total_steps", total_steps)
 
     def decay_at(self, step):
         """β_k for optimizer step k (a Python number)."""

@@ -93,28 +93,32 @@ def test_loss_scores_are_per_example_losses():
     np.testing.assert_allclose(loss_scores(model, x, target, "mse"), (pred ** 2).ravel(), rtol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"batch_size": 0}, "batch_size"),
-    ({"scores": np.zeros(3)}, "scores"),
-    ({"scores": np.full(200, np.nan)}, "scores"),
-    ({"pacing": 0.5}, "pacing"),
-    ({"steps_per_epoch": 0}, "steps_per_epoch"),
-    ({"y": np.zeros(5)}, "same length"),
-    ({"use_multiprocessing": True}, "use_multiprocessing"),
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"batch_size": 0}, ValueError, r"batch_size must be an integer in \[1, inf\), got 0"),
+    ({"scores": np.zeros(3)}, ValueError, "scores must have shape"),
+    ({"scores": np.full(200, np.nan)}, ValueError, r"scores must be finite \(no NaN or inf\), got nan"),
+    ({"pacing": 0.5}, TypeError, "pacing must be callable"),
+    ({"steps_per_epoch": 0}, ValueError, r"steps_per_epoch must be an integer in \[1, inf\), got 0"),
+    ({"seed": -1}, ValueError, r"seed must be an integer in \[0, 2147483647\], got -1"),
+    ({"x": np.zeros((0, 2))}, ValueError, "x must hold at least 1 example"),
+    ({"y": np.zeros(5)}, ValueError, "same length"),
+    ({"use_multiprocessing": True}, ValueError, "use_multiprocessing"),
 ])
-def test_bad_arguments_raise_by_name(kwargs, match):
+def test_bad_arguments_raise_by_name(kwargs, error, match):
     x, y, _ = _data()
     args = {"x": x, "y": y, **kwargs}
-    with pytest.raises((ValueError, TypeError), match=match):
+    if "x" in kwargs:
+        args["y"] = None
+    with pytest.raises(error, match=match):
         CurriculumDataset(**args)
 
 
-@pytest.mark.parametrize("factory,kwargs,match", [
-    (linear_pacing, {"start": 0.0}, "start"),
-    (linear_pacing, {"epochs_to_full": 0}, "epochs_to_full"),
-    (step_pacing, {"increase": 1.0}, "increase"),
-    (step_pacing, {"step_length": 0}, "step_length"),
+@pytest.mark.parametrize("factory,kwargs,error,match", [
+    (linear_pacing, {"start": 0.0}, ValueError, r"start must be a finite number in \(0, 1\], got 0.0"),
+    (linear_pacing, {"epochs_to_full": 0}, ValueError, r"epochs_to_full must be an integer in \[1, inf\), got 0"),
+    (step_pacing, {"increase": 1.0}, ValueError, r"increase must be a finite number in \(1, inf\), got 1.0"),
+    (step_pacing, {"step_length": 1.0}, TypeError, r"step_length must be an integer in \[1, inf\), got 1.0"),
 ])
-def test_pacing_bad_arguments(factory, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_pacing_bad_arguments(factory, kwargs, error, match):
+    with pytest.raises(error, match=match):
         factory(**kwargs)

@@ -36,7 +36,9 @@ def test_per_variable_clipnorm():
 def test_clipping_arguments():
     assert clipping_arguments(None) == {}
     assert clipping_arguments(1) == {"global_clipnorm": 1.0}
-    for kwargs, match in [({"clipnorm": 0.0}, "clipnorm"), ({"clipnorm": "1"}, "clipnorm"),
-                          ({"clipnorm": 1.0, "scope": "layer"}, "scope")]:
-        with pytest.raises((ValueError, TypeError), match=match):
+    for kwargs, error, match in [
+            ({"clipnorm": 0.0}, ValueError, r"clipnorm must be a finite number in \(0, inf\), got 0.0"),
+            ({"clipnorm": "1"}, TypeError, r"clipnorm must be a number in \(0, inf\), got '1'"),
+            ({"clipnorm": 1.0, "scope": "layer"}, ValueError, "scope must be one of global, variable, got 'layer'")]:
+        with pytest.raises(error, match=match):
             clipping_arguments(**kwargs)

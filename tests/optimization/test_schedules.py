@@ -29,10 +29,12 @@ def test_linear_decay_round_trip_and_in_optimizer(tmp_path):
     assert isinstance(loaded.optimizer.learning_rate if not hasattr(loaded.optimizer, "_learning_rate") else loaded.optimizer._learning_rate, LinearDecay)
 
 
-@pytest.mark.parametrize("args,match", [
-    ((0.0, 0.0, 10), "initial_learning_rate"), ((0.1, -1.0, 10), "final_learning_rate"),
-    ((0.1, 0.0, 0), "decay_steps"), ((0.1, 0.0, 2.5), "decay_steps"),
+@pytest.mark.parametrize("args,error,match", [
+    ((0.0, 0.0, 10), ValueError, r"initial_learning_rate must be a finite number in \(0, inf\), got 0.0"),
+    ((0.1, -1.0, 10), ValueError, r"final_learning_rate must be a finite number in \[0, inf\), got -1.0"),
+    ((0.1, 0.0, 0), ValueError, r"decay_steps must be an integer in \[1, inf\), got 0"),
+    ((0.1, 0.0, 2.5), TypeError, r"decay_steps must be an integer in \[1, inf\), got 2.5"),
 ])
-def test_linear_decay_bad_arguments(args, match):
-    with pytest.raises(ValueError, match=match):
+def test_linear_decay_bad_arguments(args, error, match):
+    with pytest.raises(error, match=match):
         LinearDecay(*args)

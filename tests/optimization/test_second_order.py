@@ -85,11 +85,11 @@ def test_regularization_losses_are_part_of_the_objective():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"method": "adam"}, "method"),
-    ({"max_iter": 0}, "max_iter"),
-    ({"tol": 0.0}, "tol"),
-    ({"damping": -1.0}, "damping"),
-    ({"method": "bfgs", "damping": 1.0}, "damping"),
+    ({"method": "adam"}, "method must be one of newton, cg, bfgs, lbfgs, got 'adam'"),
+    ({"max_iter": 0}, r"max_iter must be an integer in \[1, inf\), got 0"),
+    ({"tol": 0.0}, r"tol must be a finite number in \(0, inf\), got 0.0"),
+    ({"damping": -1.0}, r"damping must be a finite number in \[0, inf\), got -1.0"),
+    ({"method": "bfgs", "damping": 1.0}, "damping must be 0 with method='bfgs' .*, got 1.0"),
 ])
 def test_bad_arguments_raise_by_name(kwargs, match):
     x, y, _, _ = _problem()

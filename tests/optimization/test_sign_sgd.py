@@ -76,18 +76,20 @@ def test_keras_round_trip(tmp_path, cls, kwargs):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"learning_rate": -1.0}, "learning_rate"),
-    ({"learning_rate": "fast"}, "learning_rate"),
-    ({"momentum": 1.0}, "momentum"),
-    ({"momentum": -0.1}, "momentum"),
-    ({"weight_decay": -1.0}, "weight_decay"),
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"learning_rate": -1.0}, ValueError, r"learning_rate must be a finite number in \(0, inf\), got -1.0"),
+    ({"learning_rate": "fast"}, TypeError, r"learning_rate must be a number in \(0, inf\) or a schedule"),
+    ({"momentum": 1.0}, ValueError, r"momentum must be a finite number in \[0, 1\), got 1.0"),
+    ({"momentum": -0.1}, ValueError, r"momentum must be a finite number in \[0, 1\), got -0.1"),
+    ({"weight_decay": -1.0}, ValueError, r"weight_decay must be a finite number in \[0, inf\), got -1.0"),
+    ({"clipnorm": 0.0}, ValueError, r"clipnorm must be a finite number in \(0, inf\), got 0.0"),
+    ({"global_clipnorm": float("inf")}, ValueError, r"global_clipnorm must be .*, got inf"),
 ])
-def test_bad_arguments_raise_by_name(kwargs, match):
-    with pytest.raises((ValueError, TypeError), match=match):
+def test_bad_arguments_raise_by_name(kwargs, error, match):
+    with pytest.raises(error, match=match):
         SignSGD(**kwargs)
 
 
 def test_signum_rejects_zero_momentum():
-    with pytest.raises(ValueError, match="momentum"):
+    with pytest.raises(ValueError, match=r"momentum must be a finite number in \(0, 1\), got 0.0"):
         Signum(momentum=0.0)

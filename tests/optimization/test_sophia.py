@@ -145,28 +145,31 @@ def test_fit_with_callback_reduces_loss_and_round_trips(tmp_path, estimator):
         np.testing.assert_array_equal(_np(a), _np(b))
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"learning_rate": 0.0}, "learning_rate"),
-    ({"beta_1": 1.0}, "beta_1"),
-    ({"beta_2": -0.5}, "beta_2"),
-    ({"gamma": 0.0}, "gamma"),
-    ({"epsilon": -1.0}, "epsilon"),
-    ({"weight_decay": -0.1}, "weight_decay"),
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"learning_rate": 0.0}, ValueError, r"learning_rate must be a finite number in \(0, inf\), got 0.0"),
+    ({"beta_1": 1.0}, ValueError, r"beta_1 must be a finite number in \[0, 1\), got 1.0"),
+    ({"beta_2": -0.5}, ValueError, r"beta_2 must be a finite number in \[0, 1\), got -0.5"),
+    ({"gamma": 0.0}, ValueError, r"gamma must be a finite number in \(0, inf\), got 0.0"),
+    ({"epsilon": -1.0}, ValueError, r"epsilon must be a finite number in \(0, inf\), got -1.0"),
+    ({"epsilon": "1e-12"}, TypeError, r"epsilon must be a number in \(0, inf\), got '1e-12'"),
+    ({"weight_decay": -0.1}, ValueError, r"weight_decay must be a finite number in \[0, inf\), got -0.1"),
+    ({"clipvalue": -1.0}, ValueError, r"clipvalue must be a finite number in \(0, inf\), got -1.0"),
 ])
-def test_bad_arguments_raise_by_name(kwargs, match):
-    with pytest.raises((ValueError, TypeError), match=match):
+def test_bad_arguments_raise_by_name(kwargs, error, match):
+    with pytest.raises(error, match=match):
         Sophia(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"estimator": "fisher"}, "estimator"),
-    ({"every": 0}, "every"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"y": None}, "y"),
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"estimator": "fisher"}, ValueError, "estimator must be one of hutchinson, gnb, got 'fisher'"),
+    ({"every": 0}, ValueError, r"every must be an integer in \[1, inf\), got 0"),
+    ({"batch_size": 0}, ValueError, r"batch_size must be an integer in \[1, inf\), got 0"),
+    ({"batch_size": 2.0}, TypeError, r"batch_size must be an integer in \[1, inf\), got 2.0"),
+    ({"y": None}, ValueError, "y must be given .* with estimator='hutchinson', got None"),
 ])
-def test_callback_bad_arguments_raise_by_name(kwargs, match):
+def test_callback_bad_arguments_raise_by_name(kwargs, error, match):
     args = {"x": np.zeros((4, 2)), "y": np.zeros(4), **kwargs}
-    with pytest.raises((ValueError, TypeError), match=match):
+    with pytest.raises(error, match=match):
         SophiaHessianUpdate(**args)
 
 

@@ -17,9 +17,11 @@ def test_values_match_closed_form_and_round_trip():
 
 
 @pytest.mark.parametrize("kwargs, word", [
-    ({"initial_learning_rate": 0}, "initial_learning_rate"), ({"final_learning_rate": -1}, "final_learning_rate"),
-    ({"total_steps": 0}, "total_steps"), ({"warmup_steps": 10}, "warmup_steps"),
-    ({"warmup_start_fraction": 2}, "warmup_start_fraction"),
+    ({"initial_learning_rate": 0}, r"initial_learning_rate must be a finite number in \(0, inf\), got 0"),
+    ({"final_learning_rate": -1}, r"final_learning_rate must be a finite number in \[0, inf\), got -1"),
+    ({"total_steps": 0}, r"total_steps must be an integer in \[1, inf\), got 0"),
+    ({"warmup_steps": 10}, r"warmup_steps must be an integer in \[0, 9\], got 10"),
+    ({"warmup_start_fraction": 2}, r"warmup_start_fraction must be a finite number in \[0, 1\], got 2"),
 ])
 def test_bad_args_raise_by_name(kwargs, word):
     args = {"initial_learning_rate": 1.0, "final_learning_rate": 0.0, "total_steps": 10, "warmup_steps": 2}

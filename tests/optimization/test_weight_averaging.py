@@ -30,7 +30,10 @@ def test_integer_state_is_copied_not_averaged():
 def test_config_round_trip_and_bad_args():
     wa = WeightAveraging("lookahead", 0.8, 5, 3.0, 100)
     assert WeightAveraging.from_config(wa.get_config()).get_config() == wa.get_config()
-    for kwargs, word in (({"mode": "swa"}, "mode"), ({"decay": 1.0}, "decay"), ({"every": 0}, "every"),
-                         ({"warmup_power": -1}, "warmup_power"), ({"total_steps": 0}, "total_steps")):
+    for kwargs, word in (({"mode": "swa"}, "mode must be one of ema, lookahead, got 'swa'"),
+                         ({"decay": 1.0}, r"decay must be a finite number in \[0, 1\), got 1.0"),
+                         ({"every": 0}, r"every must be an integer in \[1, inf\), got 0"),
+                         ({"warmup_power": -1}, r"warmup_power must be a finite number in \[0, inf\), got -1"),
+                         ({"total_steps": 0}, r"total_steps must be an integer in \[1, inf\), got 0")):
         with pytest.raises(ValueError, match=word):
             WeightAveraging(**kwargs)
