@@ -31,6 +31,8 @@ import numpy as np
 import keras
 from keras import ops
 
+from augment.checks import check_finite_array, check_number, check_pair
+
 __all__ = ["MinMaxScaling", "ZScoreNormalization"]
 
 
@@ -85,15 +87,19 @@ class MinMaxScaling(keras.layers.Layer):
     def __init__(self, feature_range=(0.0, 1.0), axis=-1, minimum=None, maximum=None, clip=False,
                  invert=False, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(feature_range, (tuple, list)) or len(feature_range) != 2:
+        a, b = check_pair("feature_range", feature_range)
+        if a == b:
             raise ValueError(f"feature_range must be a pair (a, b) with a < b, got {feature_range!r}")
-        a, b = (float(v) for v in feature_range)
-        if not (np.isfinite(a) and np.isfinite(b) and a < b):
-            raise ValueError(f"feature_range must be a pair (a, b) of finite numbers with a < b, got {feature_range!r}")
         if (minimum is None) != (maximum is None):
-            raise ValueError("minimum and maximum must be given together (both or neither)")
-        if minimum is not None and np.any(np.asarray(maximum, "float64") < np.asarray(minimum, "float64")):
-            raise ValueError("maximum must be >= minimum for every feature")
+            raise ValueError(f"minimum and maximum must be given together (both or neither), got minimum={minimum!r}, "
+                             f"maximum={maximum!r}")
+        if minimum is not None:
+            low, high = np.broadcast_arrays(check_finite_array("minimum", np.asarray(minimum, "float64")),
+                                            check_finite_array("maximum", np.asarray(maximum, "float64")))
+            if np.any(high < low):
+                i = tuple(int(j) for j in np.argwhere(high < low)[0])
+                raise ValueError(f"maximum must be >= minimum for every feature, got maximum={high[i].item()!r} < "
+                                 f"minimum={low[i].item()!r} at index {i}")
         self.feature_range = (a, b)
         self.axis = _normalize_axis(axis)
         self.input_minimum = None if minimum is None else np.asarray(minimum, "float32").tolist()
@@ -194,14 +200,13 @@ class ZScoreNormalization(keras.layers.Normalization):
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, epsilon=1e-7, scale_shift=False,
                  **kwargs):
-        if not isinstance(epsilon, numbers.Real) or isinstance(epsilon, bool) or not epsilon >= 0:
-            raise ValueError(f"epsilon must be a real number >= 0, got {epsilon!r}")
+        epsilon = check_number("epsilon", epsilon, 0.0)
         if not isinstance(scale_shift, bool):
             raise TypeError(f"scale_shift must be a bool, got {scale_shift!r}")
         if invert and scale_shift:
-            raise ValueError("invert=True cannot be combined with scale_shift=True")
+            raise ValueError("scale_shift must be False with invert=True (the inverse map has no γ, β), got True")
         super().__init__(axis=axis, mean=mean, variance=variance, invert=invert, **kwargs)
-        self.epsilon = float(epsilon)
+        self.epsilon = epsilon
         self.scale_shift = scale_shift
         self.gamma = None
         self.beta = None

@@ -31,6 +31,8 @@ square root; the lecture's slide writes sqrt(Var[x]) + ε, which differs by O(ε
 """
 import numpy as np
 
+from augment.checks import check_int
+
 __all__ = [
     "normalize",
     "batch_norm_forward",
@@ -98,6 +100,7 @@ def group_norm(x, groups, epsilon=1e-3):
     (γ = 1, β = 0); groups = C is instance norm, groups = 1 is layer norm over (H, W, C)."""
     x = np.asarray(x, "float64")
     c = x.shape[-1]
+    groups = check_int("groups", groups, 1, c)
     if c % groups:
         raise ValueError(f"groups must divide the number of channels {c}, got {groups}")
     xg = x.reshape(x.shape[:-1] + (groups, c // groups))

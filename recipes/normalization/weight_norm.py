@@ -25,11 +25,11 @@ so that every unit's pre-activation has mean 0 and standard deviation s on that 
 layer after layer in the order of the forward pass, so each layer is initialized on the outputs of the already
 initialized earlier layers. Without it, g starts at ‖v‖ so W = v: wrapping does not change the initial function.
 """
-import numbers
-
 import numpy as np
 import keras
 from keras import ops
+
+from augment.checks import check_int, check_number
 
 __all__ = ["WeightNormalization", "weight_norm_data_init", "weight_norm_layers", "weight_norm_conv_factory"]
 
@@ -57,14 +57,13 @@ class WeightNormalization(keras.layers.Wrapper):
                 f"layer must be a Dense, Conv1D, Conv2D or Conv3D layer, got {type(layer).__name__}"
             )
         if getattr(layer, "padding", None) == "causal":
-            raise ValueError("layer padding='causal' is not supported; pad the input and use padding='valid'")
-        if not isinstance(init_scale, numbers.Real) or isinstance(init_scale, bool) or not init_scale > 0:
-            raise ValueError(f"init_scale must be a real number > 0, got {init_scale!r}")
-        if not isinstance(epsilon, numbers.Real) or isinstance(epsilon, bool) or not epsilon >= 0:
-            raise ValueError(f"epsilon must be a real number >= 0, got {epsilon!r}")
+            raise ValueError("layer must not use padding='causal' (pad the input and use padding='valid'), "
+                             f"got {layer.name!r} with padding='causal'")
+        init_scale = check_number("init_scale", init_scale, 0.0, low_open=True)
+        epsilon = check_number("epsilon", epsilon, 0.0)
         super().__init__(layer, **kwargs)
-        self.init_scale = float(init_scale)
-        self.epsilon = float(epsilon)
+        self.init_scale = init_scale
+        self.epsilon = epsilon
         self._is_dense = isinstance(layer, keras.layers.Dense)
         self._data_init_pending = False
 
@@ -155,9 +154,7 @@ def weight_norm_data_init(model, x, batch_size=None):
     if not layers:
         raise ValueError("model has no WeightNormalization layer")
     if batch_size is not None:
-        if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool) or batch_size < 2:
-            raise ValueError(f"batch_size must be None or an integer >= 2, got {batch_size!r}")
-        x = x[:batch_size]
+        x = x[:check_int("batch_size", batch_size, 2)]
     for layer in layers:
         layer._data_init_pending = True
     try:
@@ -177,8 +174,7 @@ def weight_norm_conv_factory(init_scale=1.0):
     The wrapper gets ``name``; the inner conv is ``name + "_v"``. Salimans & Kingma use weight norm *instead* of
     batch norm: ``build_resnet("resnet20", conv=weight_norm_conv_factory(), norm="none")`` (convs then have a
     bias), followed by :func:`weight_norm_data_init` on one training batch."""
-    if not isinstance(init_scale, numbers.Real) or isinstance(init_scale, bool) or not init_scale > 0:
-        raise ValueError(f"init_scale must be a real number > 0, got {init_scale!r}")
+    init_scale = check_number("init_scale", init_scale, 0.0, low_open=True)
 
     def make(filters, kernel_size, strides=1, name=None, kernel_regularizer=None, use_bias=False):
         conv = keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", use_bias=use_bias,

@@ -19,6 +19,8 @@ import numbers
 import keras
 from keras import ops
 
+from augment.checks import check_number, check_positive_int
+
 __all__ = ["standardize_kernel", "WSConv2D", "ws_gn_block", "ws_conv_factory"]
 
 
@@ -42,12 +44,11 @@ class WSConv2D(keras.layers.Conv2D):
     """
 
     def __init__(self, filters, kernel_size, *args, ws_epsilon=1e-5, use_bias=False, **kwargs):
-        if not isinstance(ws_epsilon, numbers.Real) or isinstance(ws_epsilon, bool) or not ws_epsilon > 0:
-            raise ValueError(f"ws_epsilon must be a real number > 0, got {ws_epsilon!r}")
+        ws_epsilon = check_number("ws_epsilon", ws_epsilon, 0.0, low_open=True)
         if kwargs.get("groups", 1) != 1:
             raise ValueError(f"groups must be 1 for WSConv2D, got {kwargs['groups']!r}")
         super().__init__(filters, kernel_size, *args, use_bias=use_bias, **kwargs)
-        self.ws_epsilon = float(ws_epsilon)
+        self.ws_epsilon = ws_epsilon
 
     def convolution_op(self, inputs, kernel):
         return super().convolution_op(inputs, standardize_kernel(kernel, self.ws_epsilon))
@@ -62,11 +63,6 @@ class WSConv2D(keras.layers.Conv2D):
         return config
 
 
-def _check_groups(groups):
-    if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or (groups < 1 and groups != -1):
-        raise ValueError(f"groups must be an integer >= 1 or -1 (one group per channel), got {groups!r}")
-
-
 def _gn(filters, groups, name):
     # GN needs groups | filters; use the largest divisor of filters not above the requested number of groups.
     g = filters if groups == -1 else max(d for d in range(1, min(groups, filters) + 1) if filters % d == 0)
@@ -77,9 +73,11 @@ def ws_gn_block(x, filters, kernel_size=3, strides=1, groups=32, activation="rel
     """Functional block WSConv2D(filters, kernel_size, strides, padding="same", no bias) → GroupNormalization
     → activation (Qiao et al.'s WS + GN). ``groups`` is capped to a divisor of ``filters`` (e.g. 32 → 16 for
     16 filters); -1 = one group per channel (instance norm). ``activation=None`` leaves it out."""
-    if not isinstance(filters, numbers.Integral) or isinstance(filters, bool) or filters < 1:
-        raise ValueError(f"filters must be an integer >= 1, got {filters!r}")
-    _check_groups(groups)
+    filters = check_positive_int("filters", filters)
+    if isinstance(groups, bool) or not isinstance(groups, numbers.Integral):
+        raise TypeError(f"groups must be -1 (one group per channel) or an integer in [1, inf), got {groups!r}")
+    if groups != -1 and groups < 1:
+        raise ValueError(f"groups must be -1 (one group per channel) or an integer in [1, inf), got {groups!r}")
     prefix = f"{name}_" if name else ""
     x = WSConv2D(filters, kernel_size, strides=strides, padding="same", ws_epsilon=ws_epsilon,
                  kernel_initializer="he_normal", name=f"{prefix}wsconv" if name else None)(x)
@@ -93,8 +91,7 @@ def ws_conv_factory(ws_epsilon=1e-5):
     """``conv`` hook for ``recipes.models.resnet.build_resnet``: f(filters, kernel_size, strides, name,
     kernel_regularizer=None, use_bias=False) → WSConv2D with 'same' padding and He-normal initialization.
     WS + GN ResNet: ``build_resnet("resnet20", conv=ws_conv_factory(), norm="group")``."""
-    if not isinstance(ws_epsilon, numbers.Real) or isinstance(ws_epsilon, bool) or not ws_epsilon > 0:
-        raise ValueError(f"ws_epsilon must be a real number > 0, got {ws_epsilon!r}")
+    ws_epsilon = check_number("ws_epsilon", ws_epsilon, 0.0, low_open=True)
 
     def make(filters, kernel_size, strides=1, name=None, kernel_regularizer=None, use_bias=False):
         return WSConv2D(filters, kernel_size, strides=strides, padding="same", use_bias=use_bias,

@@ -112,18 +112,26 @@ def test_round_trip(data, tmp_path):
 
 
 def test_bad_arguments_raise_by_name():
-    with pytest.raises(ValueError, match="feature_range"):
+    with pytest.raises(ValueError, match=r"feature_range must be a pair \(lo, hi\) with lo <= hi, got \(1, 0\)"):
         MinMaxScaling(feature_range=(1, 0))
-    with pytest.raises(ValueError, match="feature_range"):
+    with pytest.raises(ValueError, match=r"feature_range must be a pair \(a, b\) with a < b, got \(1, 1\)"):
+        MinMaxScaling(feature_range=(1, 1))
+    with pytest.raises(ValueError, match=r"feature_range\[1\] must be a finite number .*, got inf"):
+        MinMaxScaling(feature_range=(0, float("inf")))
+    with pytest.raises(TypeError, match=r"feature_range must be a pair \(lo, hi\)"):
         MinMaxScaling(feature_range=(0, 1, 2))
-    with pytest.raises(ValueError, match="minimum and maximum"):
+    with pytest.raises(ValueError, match="minimum and maximum must be given together"):
         MinMaxScaling(minimum=[0.0])
-    with pytest.raises(ValueError, match="maximum"):
+    with pytest.raises(ValueError, match="maximum must be >= minimum for every feature, got maximum=0.0 < minimum=1.0"):
         MinMaxScaling(minimum=[1.0], maximum=[0.0])
+    with pytest.raises(ValueError, match=r"minimum must be finite \(no NaN or inf\), got nan"):
+        MinMaxScaling(minimum=[float("nan")], maximum=[0.0])
     with pytest.raises(TypeError, match="axis"):
         MinMaxScaling(axis="x")
-    with pytest.raises(ValueError, match="epsilon"):
+    with pytest.raises(ValueError, match=r"epsilon must be a finite number in \[0, inf\), got -1"):
         ZScoreNormalization(epsilon=-1)
+    with pytest.raises(ValueError, match="scale_shift must be False with invert=True"):
+        ZScoreNormalization(mean=[0.0], variance=[1.0], invert=True, scale_shift=True)
     with pytest.raises(TypeError, match="scale_shift"):
         ZScoreNormalization(scale_shift="yes")
     with pytest.raises(ValueError, match="adapt"):

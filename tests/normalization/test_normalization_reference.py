@@ -60,8 +60,11 @@ def test_batch_norm_training_mode_normalizes_over_nhw(fmap):
 
 
 def test_group_norm_reference_rejects_bad_groups(fmap):
-    with pytest.raises(ValueError, match="groups"):
+    c = fmap.shape[-1]
+    with pytest.raises(ValueError, match=f"groups must divide the number of channels {c}, got 3"):
         ref.group_norm(fmap, 3)
+    with pytest.raises(ValueError, match=rf"groups must be an integer in \[1, {c}\], got 0"):
+        ref.group_norm(fmap, 0)
 
 
 @pytest.mark.parametrize("shape", [(6, 5), (3, 4, 4, 5)], ids=["dense", "conv"])

@@ -164,14 +164,17 @@ def test_bad_arguments_raise_by_name():
         WeightNormalization(keras.layers.DepthwiseConv2D(3))
     with pytest.raises(TypeError, match="layer"):
         WeightNormalization("dense")
-    with pytest.raises(ValueError, match="init_scale"):
+    with pytest.raises(ValueError, match=r"init_scale must be a finite number in \(0, inf\), got 0"):
         WeightNormalization(keras.layers.Dense(2), init_scale=0)
-    with pytest.raises(ValueError, match="epsilon"):
+    with pytest.raises(ValueError, match=r"epsilon must be a finite number in \[0, inf\), got -1.0"):
         WeightNormalization(keras.layers.Dense(2), epsilon=-1.0)
-    with pytest.raises(ValueError, match="padding"):
+    with pytest.raises(ValueError, match="layer must not use padding='causal'"):
         WeightNormalization(keras.layers.Conv1D(2, 3, padding="causal"))
-    with pytest.raises(ValueError, match="init_scale"):
+    with pytest.raises(ValueError, match=r"init_scale must be a finite number in \(0, inf\), got -1"):
         weight_norm_conv_factory(init_scale=-1)
+    model = keras.Sequential([keras.Input((3,)), WeightNormalization(keras.layers.Dense(2))])
+    with pytest.raises(ValueError, match=r"batch_size must be an integer in \[2, inf\), got 1"):
+        weight_norm_data_init(model, np.zeros((4, 3)), batch_size=1)
     with pytest.raises(ValueError, match="WeightNormalization"):
         weight_norm_data_init(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), np.zeros((4, 3)))
 

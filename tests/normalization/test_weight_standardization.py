@@ -109,13 +109,15 @@ def test_standardize_kernel_dense_shape():
 
 
 def test_bad_arguments_raise_by_name():
-    with pytest.raises(ValueError, match="ws_epsilon"):
+    with pytest.raises(ValueError, match=r"ws_epsilon must be a finite number in \(0, inf\), got 0"):
         WSConv2D(4, 3, ws_epsilon=0)
-    with pytest.raises(ValueError, match="groups"):
+    with pytest.raises(ValueError, match="groups must be 1 for WSConv2D, got 2"):
         WSConv2D(4, 3, groups=2)
-    with pytest.raises(ValueError, match="groups"):
+    with pytest.raises(ValueError, match=r"groups must be -1 \(one group per channel\) or an integer in \[1, inf\), got 0"):
         ws_gn_block(keras.Input((4, 4, 3)), 4, groups=0)
-    with pytest.raises(ValueError, match="filters"):
+    with pytest.raises(TypeError, match="groups must be -1 .*, got 2.0"):
+        ws_gn_block(keras.Input((4, 4, 3)), 4, groups=2.0)
+    with pytest.raises(ValueError, match=r"filters must be an integer in \[1, inf\), got 0"):
         ws_gn_block(keras.Input((4, 4, 3)), 0)
-    with pytest.raises(ValueError, match="ws_epsilon"):
+    with pytest.raises(ValueError, match=r"ws_epsilon must be a finite number in \(0, inf\), got -1"):
         ws_conv_factory(-1)
