@@ -27,6 +27,8 @@ import math
 import keras
 import numpy as np
 
+from augment.checks import check_choice, check_int, check_number, check_positive_int
+
 _MODES = ("auto", "min", "max")
 _NAN_POLICIES = ("no_improvement", "stop")
 
@@ -60,11 +62,6 @@ def _flat_metrics(model):
 
 def _copy_weights(model):
     return [np.array(w, copy=True) for w in model.get_weights()]
-
-def _check_int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 class _StepCounter(keras.callbacks.Callback):
@@ -112,9 +109,10 @@ class _StepCallback(_StepCounter):
         if validation_fn is not None and not callable(validation_fn):
             raise TypeError(f"validation_fn must be callable, got {type(validation_fn).__name__}")
         if validation_fn is not None and validation_data is not None:
-            raise ValueError("give either validation_data or validation_fn, not both")
+            raise ValueError("validation_data and validation_fn must not both be given (either computes the "
+                             f"validation values), got validation_data and validation_fn={validation_fn!r}")
         if validation_batch_size is not None:
-            _check_int("validation_batch_size", validation_batch_size, 1)
+            validation_batch_size = check_positive_int("validation_batch_size", validation_batch_size)
         self.monitor = monitor
         self.validation_data = validation_data
         self.validation_fn = validation_fn
@@ -249,22 +247,13 @@ class StepEarlyStopping(_StepCallback):
         verbose=0,
     ):
         super().__init__(monitor, validation_data, validation_fn, validation_batch_size)
-        _check_int("eval_every (n)", eval_every, 1)
-        _check_int("patience (p)", patience, 1)
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        if not isinstance(min_delta, (int, float, np.floating, np.integer)) or not (min_delta >= 0):
-            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
-        _check_int("warmup_steps", warmup_steps, 0)
-        if nan_policy not in _NAN_POLICIES:
-            raise ValueError(f"nan_policy must be one of {_NAN_POLICIES}, got {nan_policy!r}")
-        if verbose not in (0, 1, 2):
-            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-        self.eval_every = int(eval_every)
-        self.patience = int(patience)
-        self.min_delta = float(min_delta)
-        self.mode = mode
-        self.warmup_steps = int(warmup_steps)
+        self.eval_every = check_positive_int("eval_every", eval_every)  # n
+        self.patience = check_positive_int("patience", patience)  # p
+        self.min_delta = check_number("min_delta", min_delta, 0.0)
+        self.mode = check_choice("mode", mode, _MODES)
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, 0)
+        check_choice("nan_policy", nan_policy, _NAN_POLICIES)
+        check_choice("verbose", verbose, (0, 1, 2))
         self.restore_best_weights = bool(restore_best_weights)
         self.nan_policy = nan_policy
         self.verbose = verbose
@@ -400,7 +389,7 @@ class StopAtStep(_StepCounter):
 
     def __init__(self, steps):
         super().__init__()
-        self.steps = _check_int("steps", steps, 1)
+        self.steps = check_positive_int("steps", steps)
 
     def on_train_begin(self, logs=None):
         self._start_counting()
@@ -441,11 +430,9 @@ class ValidationTargetStopping(_StepCallback):
         verbose=0,
     ):
         super().__init__(monitor, validation_data, validation_fn, validation_batch_size)
-        if not isinstance(target, (int, float, np.floating, np.integer)) or not math.isfinite(target):
-            raise ValueError(f"target (ε) must be a finite number, got {target!r}")
-        self.target = float(target)
-        self.eval_every = _check_int("eval_every (n)", eval_every, 1)
-        self.max_extra_steps = _check_int("max_extra_steps", max_extra_steps, 1)
+        self.target = check_number("target", target)  # ε
+        self.eval_every = check_positive_int("eval_every", eval_every)  # n
+        self.max_extra_steps = check_positive_int("max_extra_steps", max_extra_steps)
         self.bound = -(-self.max_extra_steps // self.eval_every) * self.eval_every
         self.verbose = verbose
         self._reset()

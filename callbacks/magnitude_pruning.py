@@ -15,10 +15,10 @@ small first.
 """
 from __future__ import annotations
 
-import numbers
-
 import keras
 import numpy as np
+
+from augment.checks import check_int, check_number, check_positive_int
 
 __all__ = ["MagnitudePruning", "layer_sparsity"]
 
@@ -58,25 +58,12 @@ class MagnitudePruning(keras.callbacks.Callback):
     def __init__(self, final_sparsity=0.5, initial_sparsity=0.0, begin_step=0, end_step=0, frequency=1,
                  layer_names=None, verbose=0):
         super().__init__()
-        for arg, val in (("final_sparsity", final_sparsity), ("initial_sparsity", initial_sparsity)):
-            if isinstance(val, bool) or not isinstance(val, numbers.Real) or not (0.0 <= val < 1.0):
-                raise ValueError(f"{arg} must be in [0, 1), got {val!r}")
-        if initial_sparsity > final_sparsity:
-            raise ValueError(
-                f"initial_sparsity must be <= final_sparsity, got {initial_sparsity} > {final_sparsity}"
-            )
-        for arg, val in (("begin_step", begin_step), ("end_step", end_step)):
-            if isinstance(val, bool) or not isinstance(val, numbers.Integral) or val < 0:
-                raise ValueError(f"{arg} must be an integer >= 0, got {val!r}")
-        if end_step < begin_step:
-            raise ValueError(f"end_step must be >= begin_step, got {end_step} < {begin_step}")
-        if isinstance(frequency, bool) or not isinstance(frequency, numbers.Integral) or frequency < 1:
-            raise ValueError(f"frequency must be an integer >= 1, got {frequency!r}")
-        self.final_sparsity = float(final_sparsity)
-        self.initial_sparsity = float(initial_sparsity)
-        self.begin_step = int(begin_step)
-        self.end_step = int(end_step)
-        self.frequency = int(frequency)
+        # s_f in [0, 1), s_i in [0, s_f]; 0 <= t0 <= t1
+        self.final_sparsity = check_number("final_sparsity", final_sparsity, 0.0, 1.0, high_open=True)
+        self.initial_sparsity = check_number("initial_sparsity", initial_sparsity, 0.0, self.final_sparsity)
+        self.begin_step = check_int("begin_step", begin_step, 0)
+        self.end_step = check_int("end_step", end_step, self.begin_step)
+        self.frequency = check_positive_int("frequency", frequency)
         self.layer_names = list(layer_names) if layer_names is not None else None
         self.verbose = verbose
         self.history = []

@@ -28,6 +28,8 @@ How near "nearly equal" is (proved in the docstrings below and checked in tests/
 """
 import numpy as np
 
+from augment.checks import check_int, check_number
+
 
 def _eig(H):
     H = np.asarray(H, dtype=np.float64)
@@ -41,16 +43,9 @@ def _eig(H):
     return np.clip(lam, 0.0, None), Q
 
 
-def _check_eps_tau(eps, tau):
-    if not eps > 0:
-        raise ValueError(f"eps (learning rate ε) must be > 0, got {eps}")
-    if int(tau) != tau or tau < 0:
-        raise ValueError(f"tau (number of steps τ) must be an integer >= 0, got {tau}")
-
-
 def equivalent_alpha(eps, tau):
     """The lecture's L2 coefficient equivalent to τ steps of rate ε: α = 1/(τε)."""
-    _check_eps_tau(eps, tau)
+    eps, tau = check_number("eps", eps, 0.0, low_open=True), check_int("tau", tau, 0)
     if tau == 0:
         return np.inf
     return 1.0 / (tau * eps)
@@ -58,7 +53,7 @@ def equivalent_alpha(eps, tau):
 
 def gradient_descent(H, w_star, eps, tau, w0=None):
     """Runs w⁽ᵗ⁾ = w⁽ᵗ⁻¹⁾ − εH(w⁽ᵗ⁻¹⁾ − w*) for t = 1..τ from w⁽⁰⁾ (default 0). Returns (τ+1, d) iterates."""
-    _check_eps_tau(eps, tau)
+    eps, tau = check_number("eps", eps, 0.0, low_open=True), check_int("tau", tau, 0)
     H = np.asarray(H, dtype=np.float64)
     w_star = np.asarray(w_star, dtype=np.float64)
     w = np.zeros_like(w_star) if w0 is None else np.asarray(w0, dtype=np.float64).copy()
@@ -71,14 +66,13 @@ def gradient_descent(H, w_star, eps, tau, w0=None):
 
 def shrink_early_stopping(lam, eps, tau):
     """Per-direction factor of early stopping: s_ES = 1 − (1 − ελᵢ)^τ  (Qᵀw⁽ᵗ⁾ = s_ES ⊙ Qᵀw*)."""
-    _check_eps_tau(eps, tau)
+    eps, tau = check_number("eps", eps, 0.0, low_open=True), check_int("tau", tau, 0)
     return 1.0 - (1.0 - eps * np.asarray(lam, dtype=np.float64)) ** int(tau)
 
 
 def shrink_l2(lam, alpha):
     """Per-direction factor of L2: s_L2 = λᵢ/(λᵢ + α) = 1 − α/(λᵢ + α)  (Qᵀw̃ = s_L2 ⊙ Qᵀw*)."""
-    if not alpha >= 0:
-        raise ValueError(f"alpha must be >= 0, got {alpha}")
+    alpha = check_number("alpha", alpha, 0.0, finite=False)  # α = inf: τ = 0 steps, w̃ = 0
     lam = np.asarray(lam, dtype=np.float64)
     if np.isinf(alpha):
         return np.zeros_like(lam)

@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from augment.checks import check_choice, check_positive_int
 from callbacks.early_stopping import (
     StepEarlyStopping, StopAtStep, ValidationTargetStopping, evaluate_preserving_metrics, fast_eval_data,
 )
@@ -87,8 +88,7 @@ def retrain_steps_for(best_step, n_subtrain, n_train, batch_size, retrain_length
     right because more data postpones overfitting. Which is better is an empirical question (the lecture and
     Goodfellow et al. 2016, §7.8, leave it open).
     """
-    if retrain_length not in RETRAIN_LENGTHS:
-        raise ValueError(f"retrain_length must be one of {RETRAIN_LENGTHS}, got {retrain_length!r}")
+    check_choice("retrain_length", retrain_length, RETRAIN_LENGTHS)
     if retrain_length == "steps":
         return int(best_step)
     epochs = best_step / steps_per_epoch(n_subtrain, batch_size, drop_remainder)
@@ -149,19 +149,13 @@ class EarlyStoppingPolicies:
                  retrain_length="steps", max_extra_steps=None, make_dataset=None, make_eval_dataset=None,
                  drop_remainder=False, validation_batch_size=None, callbacks=(), fit_kwargs=None, seed=0,
                  verbose=0):
-        if retrain_length not in RETRAIN_LENGTHS:
-            raise ValueError(f"retrain_length must be one of {RETRAIN_LENGTHS}, got {retrain_length!r}")
+        check_choice("retrain_length", retrain_length, RETRAIN_LENGTHS)
         if not callable(build_model):
-            raise TypeError(f"build_model must be a callable returning a compiled model, got {type(build_model)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if isinstance(max_epochs, bool) or not isinstance(max_epochs, (int, np.integer)) or max_epochs < 1:
-            raise ValueError(f"max_epochs must be an integer >= 1, got {max_epochs!r}")
-        if max_extra_steps is not None and (
-            isinstance(max_extra_steps, bool) or not isinstance(max_extra_steps, (int, np.integer))
-            or max_extra_steps < 1
-        ):
-            raise ValueError(f"max_extra_steps must be None or an integer >= 1, got {max_extra_steps!r}")
+            raise TypeError(f"build_model must be a callable returning a compiled model, got {build_model!r}")
+        batch_size = check_positive_int("batch_size", batch_size)
+        max_epochs = check_positive_int("max_epochs", max_epochs)
+        if max_extra_steps is not None:  # None: max(i*, n)
+            max_extra_steps = check_positive_int("max_extra_steps", max_extra_steps)
         self.build_model = build_model
         self.subtrain, self.valid = subtrain, valid
         self.train = _concat(subtrain, valid)
@@ -239,8 +233,7 @@ class EarlyStoppingPolicies:
         return out
 
     def run(self, policy="none"):
-        if policy not in POLICIES:
-            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        check_choice("policy", policy, POLICIES)
         result = self.early_stop()
         if policy == "retrain":
             result = self.retrain(result)
@@ -281,6 +274,5 @@ def train_with_early_stopping(build_model, subtrain, valid, *, policy="none", **
     Returns:
         :class:`EarlyStoppingResult`.
     """
-    if policy not in POLICIES:
-        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    check_choice("policy", policy, POLICIES)
     return EarlyStoppingPolicies(build_model, subtrain, valid, **options).run(policy)

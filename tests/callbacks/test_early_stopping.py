@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from callbacks.early_stopping import StepEarlyStopping
+from callbacks.early_stopping import StepEarlyStopping, StopAtStep, ValidationTargetStopping
 
 N_SAMPLES, BATCH = 64, 8  # 8 steps per epoch
 
@@ -229,23 +229,35 @@ def test_config_round_trip():
 
 
 @pytest.mark.parametrize(
-    "kwargs, name",
+    "kwargs, error, match",
     [
-        ({"patience": 0}, "patience"),
-        ({"patience": -1}, "patience"),
-        ({"patience": 2.5}, "patience"),
-        ({"eval_every": 0}, "eval_every"),
-        ({"eval_every": -3}, "eval_every"),
-        ({"mode": "down"}, "mode"),
-        ({"min_delta": -0.1}, "min_delta"),
-        ({"warmup_steps": -1}, "warmup_steps"),
-        ({"nan_policy": "ignore"}, "nan_policy"),
-        ({"validation_batch_size": 0}, "validation_batch_size"),
+        ({"patience": 0}, ValueError, r"patience must be an integer in \[1, inf\), got 0"),
+        ({"patience": -1}, ValueError, r"patience must be an integer in \[1, inf\), got -1"),
+        ({"patience": 2.5}, TypeError, r"patience must be an integer in \[1, inf\), got 2.5"),
+        ({"eval_every": 0}, ValueError, r"eval_every must be an integer in \[1, inf\), got 0"),
+        ({"eval_every": -3}, ValueError, r"eval_every must be an integer in \[1, inf\), got -3"),
+        ({"mode": "down"}, ValueError, "mode must be one of auto, min, max, got 'down'"),
+        ({"min_delta": -0.1}, ValueError, r"min_delta must be a finite number in \[0, inf\), got -0.1"),
+        ({"warmup_steps": -1}, ValueError, r"warmup_steps must be an integer in \[0, inf\), got -1"),
+        ({"nan_policy": "ignore"}, ValueError, "nan_policy must be one of .*, got 'ignore'"),
+        ({"validation_batch_size": 0}, ValueError, r"validation_batch_size must be an integer in \[1, inf\), got 0"),
+        ({"verbose": 3}, ValueError, "verbose must be one of 0, 1, 2, got 3"),
+        ({"validation_data": (np.zeros((2, 6)), np.zeros((2, 3))), "validation_fn": lambda m: 1.0}, ValueError,
+         "validation_data and validation_fn must not both be given"),
     ],
 )
-def test_rejects_bad_arguments_by_name(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+def test_rejects_bad_arguments_by_name(kwargs, error, match):
+    with pytest.raises(error, match=match):
         StepEarlyStopping(**kwargs)
+
+
+def test_stop_at_step_and_target_stopping_reject_bad_arguments():
+    with pytest.raises(ValueError, match=r"steps must be an integer in \[1, inf\), got 0"):
+        StopAtStep(0)
+    with pytest.raises(ValueError, match=r"target must be a finite number in \(-inf, inf\), got nan"):
+        ValidationTargetStopping(float("nan"))
+    with pytest.raises(ValueError, match=r"max_extra_steps must be an integer in \[1, inf\), got 0"):
+        ValidationTargetStopping(0.5, max_extra_steps=0)
 
 
 def test_needs_validation_and_direction():

@@ -80,13 +80,15 @@ def test_gradual_pruning_reaches_target_and_config_round_trip():
 
 
 def test_bad_arguments_name_the_argument():
-    with pytest.raises(ValueError, match="final_sparsity"):
+    with pytest.raises(ValueError, match=r"final_sparsity must be a finite number in \[0, 1\), got 1.0"):
         MagnitudePruning(final_sparsity=1.0)
-    with pytest.raises(ValueError, match="initial_sparsity"):
+    with pytest.raises(ValueError, match=r"initial_sparsity must be a finite number in \[0, 0.3\], got 0.5"):
         MagnitudePruning(final_sparsity=0.3, initial_sparsity=0.5)
-    with pytest.raises(ValueError, match="end_step"):
+    with pytest.raises(ValueError, match=r"end_step must be an integer in \[5, inf\), got 2"):
         MagnitudePruning(begin_step=5, end_step=2)
-    with pytest.raises(ValueError, match="frequency"):
+    with pytest.raises(TypeError, match=r"begin_step must be an integer in \[0, inf\), got 1.0"):
+        MagnitudePruning(begin_step=1.0)
+    with pytest.raises(ValueError, match=r"frequency must be an integer in \[1, inf\), got 0"):
         MagnitudePruning(frequency=0)
     model = _model()
     model.compile(optimizer="sgd", loss="mse")

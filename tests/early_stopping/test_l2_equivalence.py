@@ -85,10 +85,15 @@ def test_the_approximation_is_first_order_in_lambda_over_alpha():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match=r"eps must be a finite number in \(0, inf\), got 0.0"):
         el.shrink_early_stopping([1.0], 0.0, 3)
-    with pytest.raises(ValueError, match="tau"):
+    with pytest.raises(ValueError, match=r"tau must be an integer in \[0, inf\), got -1"):
         el.equivalent_alpha(0.1, -1)
+    with pytest.raises(TypeError, match=r"tau must be an integer in \[0, inf\), got 2.5"):
+        el.gradient_descent(np.eye(2), np.ones(2), 0.1, 2.5)
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, inf\), got -1.0"):
+        el.shrink_l2([1.0], -1.0)
+    assert np.all(el.shrink_l2([1.0, 2.0], el.equivalent_alpha(0.1, 0)) == 0)  # τ = 0 ⇔ α = inf
     with pytest.raises(ValueError, match="symmetric"):
         el.l2_weights(np.array([[1.0, 2.0], [0.0, 1.0]]), np.ones(2), 1.0)
     with pytest.raises(ValueError, match="semi-definite"):

@@ -118,16 +118,18 @@ def test_policy2_bound_ends_it_with_a_message():
 
 def test_bad_arguments():
     sub, val = _data(16, 0), _data(8, 1)
-    with pytest.raises(ValueError, match="policy"):
+    with pytest.raises(ValueError, match="policy must be one of none, retrain, continue, got 'both'"):
         train_with_early_stopping(_builder(), sub, val, policy="both")
-    with pytest.raises(ValueError, match="retrain_length"):
+    with pytest.raises(ValueError, match="retrain_length must be one of steps, epochs, got 'time'"):
         train_with_early_stopping(_builder(), sub, val, retrain_length="time")
-    with pytest.raises(ValueError, match="patience"):
+    with pytest.raises(ValueError, match=r"patience must be an integer in \[1, inf\), got 0"):
         train_with_early_stopping(_builder(), sub, val, patience=0)
-    with pytest.raises(ValueError, match="eval_every"):
+    with pytest.raises(ValueError, match=r"eval_every must be an integer in \[1, inf\), got 0"):
         train_with_early_stopping(_builder(), sub, val, eval_every=0)
-    with pytest.raises(ValueError, match="max_extra_steps"):
+    with pytest.raises(ValueError, match=r"max_extra_steps must be an integer in \[1, inf\), got 0"):
         train_with_early_stopping(_builder(), sub, val, max_extra_steps=0)
+    with pytest.raises(TypeError, match=r"max_epochs must be an integer in \[1, inf\), got 2.0"):
+        train_with_early_stopping(_builder(), sub, val, max_epochs=2.0)
     with pytest.raises(ValueError, match="steps"):
         StopAtStep(0)
     with pytest.raises(ValueError, match="target"):
