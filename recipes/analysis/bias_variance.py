@@ -40,6 +40,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from augment.checks import check_choice, check_int, check_positive_int
+
 __all__ = [
     "BiasVarianceResult",
     "squared_error_decomposition",
@@ -88,10 +90,10 @@ class BiasVarianceResult:
 
 
 def _check_trials(predictions, name="predictions"):
-    if predictions.ndim < 2:
-        raise ValueError(f"{name} must have shape (trials, n, ...), got shape {predictions.shape}")
-    if predictions.shape[0] < 2:
-        raise ValueError(f"{name} needs at least 2 trials (axis 0), got {predictions.shape[0]}")
+    """The shape rule of every decomposition: (trials T, n examples, ...) with T >= 2 (a variance needs two)."""
+    if predictions.ndim < 2 or predictions.shape[0] < 2:
+        raise ValueError(f"{name} must have shape (trials, n, ...) with trials in [2, inf), "
+                         f"got shape {predictions.shape}")
 
 
 def _sum_trailing(a, start):
@@ -298,8 +300,7 @@ def decompose(predictions, y, loss="squared_error", *, f_true=None, class_probs=
     targets); ``one_hot=False`` turns that off. ``zero_one`` takes predicted classes (T, n, *out) or
     scores (T, n, *out, C) (then argmax over the last axis).
     """
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    check_choice("loss", loss, LOSSES)
     p = np.asarray(predictions)
     if loss == "squared_error":
         y = np.asarray(y)
@@ -325,21 +326,16 @@ def draw_training_sets(n, protocol="split", trials=2, train_size=None, repeats=1
     from P^{train_size}. ``"bootstrap"`` (mlxtend): ``trials`` resamples with replacement of size
     ``train_size`` (default n) per repeat.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    if not isinstance(trials, (int, np.integer)) or trials < 2:
-        raise ValueError(f"trials must be an integer >= 2, got {trials!r}")
-    if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-    if protocol == "split":
-        size = n // trials if train_size is None else int(train_size)
-        if size < 1 or size * trials > n:
-            raise ValueError(f"train_size must be in [1, n // trials = {n // trials}] for disjoint "
-                             f"splits, got {size}")
+    n = check_positive_int("n", n)
+    check_choice("protocol", protocol, PROTOCOLS)
+    trials = check_int("trials", trials, 2)
+    repeats = check_positive_int("repeats", repeats)
+    if protocol == "split":  # disjoint splits: train_size <= n // trials
+        if n // trials < 1:
+            raise ValueError(f"trials must be an integer in [2, n={n}] for disjoint splits, got {trials}")
+        size = n // trials if train_size is None else check_int("train_size", train_size, 1, n // trials)
     else:
-        size = n if train_size is None else int(train_size)
-        if size < 1:
-            raise ValueError(f"train_size must be >= 1, got {size}")
+        size = n if train_size is None else check_positive_int("train_size", train_size)
     rng = np.random.default_rng(seed)
     groups = []
     for _ in range(repeats):
@@ -406,8 +402,7 @@ def estimate_bias_variance(build_model: Callable[[], Any], x_train, y_train, x_t
     """
     import keras
 
-    if loss not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    check_choice("loss", loss, LOSSES)
     if not callable(build_model):
         raise TypeError(f"build_model must be callable, got {type(build_model).__name__}")
     n = len(keras.tree.flatten(x_train)[0])
@@ -462,8 +457,8 @@ def analytic_ols_bias_variance(d, n, sigma, intercept=0.0):
     (E tr (XᵀX)⁻¹ = d/(n−d−1) for the Wishart matrix, and 1ᵀX(XᵀX)⁻²Xᵀ1 has the same mean by
     rotation invariance); Noise = σ². Needs n > d + 1.
     """
-    if n <= d + 1:
-        raise ValueError(f"n must be > d + 1 = {d + 1}, got {n}")
+    d = check_positive_int("d", d)
+    n = check_int("n", n, d + 2)  # E tr (XᵀX)⁻¹ = d/(n − d − 1) needs n > d + 1
     var = (sigma ** 2 + intercept ** 2) * d / (n - d - 1)
     return {"bias2": intercept ** 2, "variance": var, "noise": sigma ** 2,
             "risk": intercept ** 2 + var + sigma ** 2}

@@ -23,6 +23,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from augment.checks import check_int, check_int_sequence, check_positive_int
+
 __all__ = ["ReplicaDense", "ReplicaLoss", "layer_seed", "build_replica_mlp", "build_single_mlp",
            "stack_replicas", "unstack_replicas"]
 
@@ -67,15 +69,11 @@ class ReplicaDense(keras.layers.Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_seeds=None, bias_seeds=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"units must be an integer >= 1, got {units!r}")
-        if not isinstance(replicas, (int, np.integer)) or replicas < 1:
-            raise ValueError(f"replicas must be an integer >= 1, got {replicas!r}")
+        self.units = check_positive_int("units", units)
+        self.replicas = check_positive_int("replicas", replicas)
         for name, seeds in (("kernel_seeds", kernel_seeds), ("bias_seeds", bias_seeds)):
-            if seeds is not None and len(seeds) != replicas:
+            if seeds is not None and len(check_int_sequence(name, seeds)) != replicas:
                 raise ValueError(f"{name} must have length replicas={replicas}, got {len(seeds)}")
-        self.units = int(units)
-        self.replicas = int(replicas)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -168,16 +166,6 @@ def _layer_init(hidden, output, last):
     return output if (last and output is not None) else hidden
 
 
-def _check_mlp_args(input_dim, hidden_units, num_outputs):
-    if not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
-        raise ValueError(f"input_dim must be an integer >= 1, got {input_dim!r}")
-    if not isinstance(num_outputs, (int, np.integer)) or num_outputs < 1:
-        raise ValueError(f"num_outputs must be an integer >= 1, got {num_outputs!r}")
-    for u in hidden_units:
-        if not isinstance(u, (int, np.integer)) or u < 1:
-            raise ValueError(f"hidden_units must be integers >= 1, got {tuple(hidden_units)}")
-
-
 def build_replica_mlp(input_dim, hidden_units, num_outputs, seeds, activation="relu",
                       output_activation=None, kernel_initializer="glorot_uniform",
                       bias_initializer="zeros", use_bias=True, shared_input=False,
@@ -192,12 +180,11 @@ def build_replica_mlp(input_dim, hidden_units, num_outputs, seeds, activation="r
     the last layer (e.g. "zeros" for h_k ≡ 0 at initialization).
     Not compiled: compile with ``loss=ReplicaLoss(...)``.
     """
-    hidden_units = tuple(hidden_units)
-    _check_mlp_args(input_dim, hidden_units, num_outputs)
-    seeds = [int(s) for s in seeds]
+    input_dim = check_positive_int("input_dim", input_dim)
+    hidden_units = check_int_sequence("hidden_units", hidden_units, 1)
+    num_outputs = check_positive_int("num_outputs", num_outputs)
+    seeds = check_int_sequence("seeds", seeds, min_length=1)  # one per replica
     k = len(seeds)
-    if k < 1:
-        raise ValueError("seeds must hold at least one seed (one per replica)")
     shape = (input_dim,) if shared_input else (k, input_dim)
     inputs = keras.Input(shape=shape)
     h = inputs
@@ -222,8 +209,10 @@ def build_single_mlp(input_dim, hidden_units, num_outputs, seed, activation="rel
                      output_bias_initializer=None, name="mlp"):
     """One MLP with ``keras.layers.Dense`` layers, layer l seeded ``layer_seed(seed, l, ·)``
     — the reference that replica k of :func:`build_replica_mlp` reproduces."""
-    hidden_units = tuple(hidden_units)
-    _check_mlp_args(input_dim, hidden_units, num_outputs)
+    input_dim = check_positive_int("input_dim", input_dim)
+    hidden_units = check_int_sequence("hidden_units", hidden_units, 1)
+    num_outputs = check_positive_int("num_outputs", num_outputs)
+    seed = check_int("seed", seed)
     inputs = keras.Input(shape=(input_dim,))
     h = inputs
     widths = hidden_units + (num_outputs,)
@@ -246,7 +235,7 @@ def stack_replicas(arrays):
     arrays = [np.asarray(a) for a in arrays]
     n = {a.shape[0] for a in arrays}
     if len(n) != 1:
-        raise ValueError(f"all replicas need the same number of examples, got sizes {sorted(n)}")
+        raise ValueError(f"arrays must all have the same number of examples (axis 0), got sizes {sorted(n)}")
     return np.stack(arrays, axis=1)
 
 

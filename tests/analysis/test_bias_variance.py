@@ -114,12 +114,22 @@ def test_draw_training_sets_split_is_disjoint_and_validated():
         allidx = np.concatenate(g)
         assert len(np.unique(allidx)) == 99
     assert not np.array_equal(groups[0][0], groups[1][0])       # fresh permutation per repeat
-    with pytest.raises(ValueError, match="trials"):
+    with pytest.raises(ValueError, match=r"trials must be an integer in \[2, inf\), got 1"):
         draw_training_sets(10, "split", trials=1)
-    with pytest.raises(ValueError, match="train_size"):
+    with pytest.raises(ValueError, match=r"trials must be an integer in \[2, n=10\] for disjoint splits, got 11"):
+        draw_training_sets(10, "split", trials=11)
+    with pytest.raises(ValueError, match=r"train_size must be an integer in \[1, 5\], got 6"):
         draw_training_sets(10, "split", trials=2, train_size=6)
-    with pytest.raises(ValueError, match="protocol"):
+    with pytest.raises(ValueError, match=r"train_size must be an integer in \[1, inf\), got 0"):
+        draw_training_sets(10, "bootstrap", trials=2, train_size=0)
+    with pytest.raises(ValueError, match="protocol must be one of split, bootstrap, got 'jackknife'"):
         draw_training_sets(10, "jackknife", trials=2)
+    with pytest.raises(ValueError, match=r"repeats must be an integer in \[1, inf\), got 0"):
+        draw_training_sets(10, "split", trials=2, repeats=0)
+    with pytest.raises(ValueError, match=r"predictions must have shape \(trials, n, ...\) with trials in \[2, inf\)"):
+        squared_error_decomposition(np.zeros((1, 4)), np.zeros(4))
+    with pytest.raises(ValueError, match=r"n must be an integer in \[5, inf\), got 4"):
+        analytic_ols_bias_variance(3, 4, 1.0)
 
 
 def test_domingos_zero_one_identity_and_hand_example():
@@ -204,5 +214,5 @@ def test_estimator_with_keras_multi_output_model():
         np.stack([x_test @ np.linalg.lstsq(x[i], y[i], rcond=None)[0][:, :1] for i in g]),
         y_test[:, :1]) for g in groups]
     assert res["b"].variance == pytest.approx(np.mean([r.variance for r in ref_b]), rel=1e-5)
-    with pytest.raises(ValueError, match="loss"):
+    with pytest.raises(ValueError, match="loss must be one of .*, got 'hinge'"):
         estimate_bias_variance(build, x, y, x_test, y_test, loss="hinge")

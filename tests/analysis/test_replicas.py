@@ -103,11 +103,19 @@ def test_replica_dense_save_load_and_validation(tmp_path):
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert isinstance(loaded.loss, ReplicaLoss)
-    with pytest.raises(ValueError, match="units"):
+    with pytest.raises(ValueError, match=r"units must be an integer in \[1, inf\), got 0"):
         ReplicaDense(0, 3)
-    with pytest.raises(ValueError, match="replicas"):
+    with pytest.raises(ValueError, match=r"replicas must be an integer in \[1, inf\), got 0"):
         ReplicaDense(4, 0)
-    with pytest.raises(ValueError, match="kernel_seeds"):
+    with pytest.raises(ValueError, match="kernel_seeds must have length replicas=3, got 2"):
         ReplicaDense(4, 3, kernel_seeds=[1, 2])
-    with pytest.raises(ValueError, match="same number"):
+    with pytest.raises(TypeError, match=r"bias_seeds\[0\] must be an integer"):
+        ReplicaDense(4, 1, bias_seeds=[0.5])
+    with pytest.raises(ValueError, match="arrays must all have the same number of examples"):
         stack_replicas([np.zeros((3, 1)), np.zeros((4, 1))])
+    with pytest.raises(ValueError, match=r"hidden_units\[1\] must be an integer in \[1, inf\), got 0"):
+        build_replica_mlp(3, (4, 0), 1, seeds=[0, 1])
+    with pytest.raises(ValueError, match="seeds must be a sequence of integers .* with at least 1 entry, got \\[\\]"):
+        build_replica_mlp(3, (4,), 1, seeds=[])
+    with pytest.raises(TypeError, match=r"seed must be an integer in \(-inf, inf\), got None"):
+        build_single_mlp(3, (4,), 1, seed=None)
