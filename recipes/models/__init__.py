@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 
+from augment.checks import check_choice
 from recipes.models.airbench import build_airbench
 from recipes.models.dropout_mlp import build_dropout_mlp
 from recipes.models.mlp import build_mlp
@@ -50,9 +51,7 @@ def list_models():
 
 def model_builder(name):
     """The builder behind ``name`` (a function taking the model's keyword arguments)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"name must be one of {', '.join(_REGISTRY)}, got {name!r}")
-    return _REGISTRY[name]
+    return _REGISTRY[check_choice("name", name, tuple(_REGISTRY))]
 
 
 def build_model(name, **kwargs):

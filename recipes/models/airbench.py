@@ -16,6 +16,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from augment.checks import check_int, check_int_sequence, check_number, check_positive_int
+
 DEFAULT_WIDTHS = (64, 256, 256)
 
 
@@ -39,10 +41,8 @@ def patch_whitening_kernel(x, patch_size=2, eps=5e-4):
         patch_size: s >= 1.
         eps: ε > 0, the regularizer that keeps tiny-variance directions from being amplified.
     """
-    if not isinstance(patch_size, int) or patch_size < 1:
-        raise ValueError(f"patch_size must be an integer >= 1, got {patch_size!r}")
-    if not eps > 0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
+    patch_size = check_positive_int("patch_size", patch_size)
+    eps = check_number("eps", eps, 0.0, low_open=True)
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 4:
         raise ValueError(f"x must have shape (N, H, W, C), got {x.shape}")
@@ -68,13 +68,16 @@ def build_airbench(widths=DEFAULT_WIDTHS, num_classes=10, input_shape=(32, 32, 3
         head_scale: fixed multiplier of the logits (airbench: 1/9).
     Returns a ``keras.Model`` producing logits (no softmax).
     """
-    widths = tuple(widths)
-    if len(widths) != 3 or any((not isinstance(w, (int, np.integer))) or w < 1 for w in widths):
-        raise ValueError(f"widths must be three integers >= 1, got {widths!r}")
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    if not 0 <= bn_momentum < 1:
-        raise ValueError(f"bn_momentum must be in [0, 1), got {bn_momentum!r}")
+    widths = check_int_sequence("widths", widths, 1)
+    if len(widths) != 3:
+        raise ValueError(f"widths must be three integers in [1, inf) (one per conv group), got {widths!r}")
+    num_classes = check_int("num_classes", num_classes, 2)
+    bn_momentum = check_number("bn_momentum", bn_momentum, 0.0, 1.0, high_open=True)
+    bn_epsilon = check_number("bn_epsilon", bn_epsilon, 0.0, low_open=True)
+    head_scale = check_number("head_scale", head_scale)
+    whiten_patch_size = check_positive_int("whiten_patch_size", whiten_patch_size)
+    if (mean is None) != (std is None):
+        raise ValueError(f"mean and std must be given together (both or neither), got mean={mean!r}, std={std!r}")
     c = input_shape[-1]
     filters = 2 * whiten_patch_size * whiten_patch_size * c
     if whitening_kernel is not None and tuple(np.shape(whitening_kernel)) != (
@@ -83,9 +86,7 @@ def build_airbench(widths=DEFAULT_WIDTHS, num_classes=10, input_shape=(32, 32, 3
                          f"got {tuple(np.shape(whitening_kernel))}")
     inputs = keras.Input(input_shape, name="image")
     h = inputs
-    if mean is not None or std is not None:
-        if mean is None or std is None:
-            raise ValueError("mean and std must be given together")
+    if mean is not None:
         std = np.maximum(np.asarray(std, "float32"), 1e-6)
         h = keras.layers.Normalization(mean=np.asarray(mean, "float32"), variance=std ** 2, name="standardize")(h)
     whiten = keras.layers.Conv2D(filters, whiten_patch_size, padding="valid", use_bias=False, name="whiten")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import keras
 
+from augment.checks import check_choice, check_int_sequence, check_positive_int, check_rate, check_seed
+
 MLP_NORMS = ("none", "batch", "layer")
 
 
@@ -33,15 +35,11 @@ def build_mlp(
         dropout_rate: Keras ``Dropout`` rate 1 − p after each hidden layer, in [0, 1).
         norm: ``"none"``, ``"batch"`` or ``"layer"``.
     """
-    hidden_units = tuple(hidden_units)
-    if any(not isinstance(u, int) or isinstance(u, bool) or u < 1 for u in hidden_units):
-        raise ValueError(f"hidden_units must be integers >= 1, got {hidden_units!r}")
-    if not isinstance(num_outputs, int) or num_outputs < 1:
-        raise ValueError(f"num_outputs must be an integer >= 1, got {num_outputs!r}")
-    if not 0.0 <= float(dropout_rate) < 1.0:
-        raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate!r}")
-    if norm not in MLP_NORMS:
-        raise ValueError(f"norm must be one of {MLP_NORMS}, got {norm!r}")
+    hidden_units = check_int_sequence("hidden_units", hidden_units, 1)
+    num_outputs = check_positive_int("num_outputs", num_outputs)
+    dropout_rate = check_rate("dropout_rate", dropout_rate)
+    check_choice("norm", norm, MLP_NORMS)
+    seed = check_seed("seed", seed)
     if isinstance(input_shape, int):
         input_shape = (input_shape,)
     inputs = keras.Input(shape=tuple(input_shape), name="features")

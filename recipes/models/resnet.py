@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import keras
 
+from augment.checks import check_choice, check_positive_int, check_rate, check_seed
+
 CIFAR_RESNETS = {"resnet20": 20, "resnet32": 32, "resnet56": 56, "resnet110": 110}
 IMAGENET_STYLE_RESNETS = {
     "resnet18": ([2, 2, 2, 2], False),
@@ -51,9 +53,8 @@ def make_norm(norm, channels, name):
         return keras.layers.GroupNormalization(groups=1, epsilon=1e-5, name=name)
     if norm == "instance":
         return keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, name=name)
-    if norm == "none":
-        return keras.layers.Identity(name=name)
-    raise ValueError(f"norm must be one of {NORMS} or a callable, got {norm!r}")
+    check_choice("norm", norm, NORMS)
+    return keras.layers.Identity(name=name)  # norm == "none"
 
 
 def default_conv(filters, kernel_size, strides, name, kernel_regularizer=None, use_bias=False):
@@ -62,21 +63,6 @@ def default_conv(filters, kernel_size, strides, name, kernel_regularizer=None, u
         filters, kernel_size, strides=strides, padding="same", use_bias=use_bias,
         kernel_initializer="he_normal", kernel_regularizer=kernel_regularizer, name=name,
     )
-
-
-def _validate(name, width, num_classes, dropout_rate, norm, conv):
-    if name not in MODEL_NAMES:
-        raise ValueError(f"name must be one of {MODEL_NAMES} (the model), got {name!r}")
-    if width is not None and (not isinstance(width, int) or isinstance(width, bool) or width < 1):
-        raise ValueError(f"width must be an integer >= 1, got {width!r}")
-    if not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
-    if not 0.0 <= float(dropout_rate) < 1.0:
-        raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate!r}")
-    if not callable(norm) and norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS} or a callable, got {norm!r}")
-    if conv is not None and not callable(conv):
-        raise TypeError(f"conv must be a callable (filters, kernel_size, strides, name, ...) -> layer, got {conv!r}")
 
 
 def build_resnet(
@@ -107,7 +93,18 @@ def build_resnet(
             ``keras.layers.Normalization`` computing x̂ = (x − μ)/σ and takes raw 0..255 images.
         seed: seed of the dropout layer.
     """
-    _validate(name, width, num_classes, dropout_rate, norm, conv)
+    check_choice("name", name, MODEL_NAMES)
+    if width is not None:  # None: the model's default (16 or 64)
+        width = check_positive_int("width", width)
+    num_classes = check_positive_int("num_classes", num_classes)
+    dropout_rate = check_rate("dropout_rate", dropout_rate)
+    if not callable(norm):  # a callable name -> layer, or one of NORMS
+        check_choice("norm", norm, NORMS)
+    if conv is not None and not callable(conv):
+        raise TypeError(f"conv must be a callable (filters, kernel_size, strides, name, ...) -> layer, got {conv!r}")
+    if (mean is None) != (std is None):
+        raise ValueError(f"mean and std must be given together (both or neither), got mean={mean!r}, std={std!r}")
+    seed = check_seed("seed", seed)
     conv = conv or default_conv
     use_bias = norm == "none"
 
@@ -117,9 +114,7 @@ def build_resnet(
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
-    if mean is not None or std is not None:
-        if mean is None or std is None:
-            raise ValueError("mean and std must be given together")
+    if mean is not None:
         variance = [float(s) ** 2 for s in std]
         x = keras.layers.Normalization(axis=-1, mean=list(map(float, mean)), variance=variance,
                                        name="standardize")(x)

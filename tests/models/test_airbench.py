@@ -59,8 +59,12 @@ def test_whitening_layer_is_frozen_and_model_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, word", [
-    ({"widths": (4, 8)}, "widths"), ({"bn_momentum": 1.0}, "bn_momentum"), ({"num_classes": 1}, "num_classes"),
-    ({"whitening_kernel": np.zeros((3, 3, 3, 24))}, "whitening_kernel"),
+    ({"widths": (4, 8)}, r"widths must be three integers in \[1, inf\) \(one per conv group\), got \(4, 8\)"),
+    ({"widths": (4, 0, 8)}, r"widths\[1\] must be an integer in \[1, inf\), got 0"),
+    ({"bn_momentum": 1.0}, r"bn_momentum must be a finite number in \[0, 1\), got 1.0"),
+    ({"num_classes": 1}, r"num_classes must be an integer in \[2, inf\), got 1"),
+    ({"whitening_kernel": np.zeros((3, 3, 3, 24))}, "whitening_kernel must have shape"),
+    ({"mean": [0.0, 0.0, 0.0]}, "mean and std must be given together"),
 ])
 def test_bad_model_args_raise_by_name(kwargs, word):
     with pytest.raises(ValueError, match=word):
@@ -68,7 +72,7 @@ def test_bad_model_args_raise_by_name(kwargs, word):
 
 
 def test_bad_whitening_args_raise_by_name():
-    with pytest.raises(ValueError, match="eps"):
+    with pytest.raises(ValueError, match=r"eps must be a finite number in \(0, inf\), got 0"):
         patch_whitening_kernel(np.zeros((1, 4, 4, 3)), 2, eps=0)
-    with pytest.raises(ValueError, match="patch_size"):
+    with pytest.raises(ValueError, match=r"patch_size must be an integer in \[1, inf\), got 0"):
         patch_whitening_kernel(np.zeros((1, 4, 4, 3)), 0)

@@ -78,8 +78,13 @@ def test_preactivation_block_order():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"name": "resnet21"}, "name must be one of"), ({"width": 0}, "width"), ({"dropout_rate": 1.0}, "dropout_rate"),
-    ({"norm": "batchnorm"}, "norm"), ({"num_classes": 0}, "num_classes"),
+    ({"name": "resnet21"}, "name must be one of resnet20, .*, got 'resnet21'"),
+    ({"width": 0}, r"width must be an integer in \[1, inf\), got 0"),
+    ({"dropout_rate": 1.0}, r"dropout_rate must be a finite number in \[0, 1\), got 1.0"),
+    ({"norm": "batchnorm"}, "norm must be one of batch, group, layer, instance, none, got 'batchnorm'"),
+    ({"num_classes": 0}, r"num_classes must be an integer in \[1, inf\), got 0"),
+    ({"mean": [1, 2, 3]}, "mean and std must be given together .*, got mean=\\[1, 2, 3\\], std=None"),
+    ({"seed": -1}, r"seed must be an integer in \[0, 2147483647\], got -1"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -103,7 +108,11 @@ def test_mlp_builder():
     w, b = linear.get_weights()
     x = np.random.default_rng(0).normal(size=(6, 4)).astype("float32")
     np.testing.assert_allclose(linear.predict(x, verbose=0), x @ w + b, rtol=1e-5)
-    with pytest.raises(ValueError, match="hidden_units"):
+    with pytest.raises(ValueError, match=r"hidden_units\[0\] must be an integer in \[1, inf\), got 0"):
         build_mlp(2, hidden_units=(0,))
-    with pytest.raises(ValueError, match="dropout_rate"):
+    with pytest.raises(ValueError, match=r"dropout_rate must be a finite number in \[0, 1\), got -0.1"):
         build_mlp(2, dropout_rate=-0.1)
+    with pytest.raises(ValueError, match="norm must be one of none, batch, layer, got 'group'"):
+        build_mlp(2, norm="group")
+    with pytest.raises(TypeError, match=r"num_outputs must be an integer in \[1, inf\), got 1.0"):
+        build_mlp(2, num_outputs=1.0)
