@@ -26,6 +26,8 @@ import albumentations as A  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from augment.checks import check_choice, check_int, check_positive_int, check_seed  # noqa: E402
+
 PRESETS = ("none", "standard", "cutout")
 
 
@@ -37,12 +39,11 @@ def build_compose(preset="standard", size=32, padding=4, cutout_size=8, seed=Non
       ``{0..2·padding}``), horizontal flip with p = 0.5;
     * "cutout": "standard", then one ``cutout_size`` square set to 0 (CoarseDropout, p = 1).
     """
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be an int >= 0, got {padding!r}")
-    if isinstance(cutout_size, bool) or not isinstance(cutout_size, int) or not 1 <= cutout_size <= size:
-        raise ValueError(f"cutout_size must be an int in [1, {size}], got {cutout_size!r}")
+    check_choice("preset", preset, PRESETS)
+    size = check_positive_int("size", size)
+    padding = check_int("padding", padding, 0)
+    cutout_size = check_int("cutout_size", cutout_size, 1, size)
+    seed = check_seed("seed", seed)
     transforms = []
     if preset in ("standard", "cutout"):
         transforms += [
@@ -82,8 +83,7 @@ def numpy_map(compose, per="batch"):
     """
     import tensorflow as tf
 
-    if per not in ("batch", "image"):
-        raise ValueError(f"per must be 'batch' or 'image', got {per!r}")
+    check_choice("per", per, ("batch", "image"))
 
     def _one(image):
         return compose(image=image)["image"]

@@ -22,6 +22,8 @@ import re
 import shutil
 import subprocess
 
+from augment.checks import check_choice, check_number, check_positive_int
+
 __all__ = [
     "TranslatorUnavailable",
     "Translator",
@@ -68,25 +70,23 @@ class ApertiumTranslator(Translator):
     """
 
     def __init__(self, executable: str = "apertium", timeout: float = 120.0):
+        timeout = check_number("timeout", timeout, 0.0, low_open=True)
         path = shutil.which(executable)
         if path is None:
             raise TranslatorUnavailable(
                 f"Apertium program {executable!r} not found on PATH; install it with "
                 "`apt-get install apertium apertium-eng-spa` (Debian/Ubuntu)")
-        if timeout <= 0:
-            raise ValueError(f"timeout must be > 0, got {timeout}")
         self.executable = path
-        self.timeout = float(timeout)
+        self.timeout = timeout
 
     @staticmethod
     def available() -> bool:
         return shutil.which("apertium") is not None
 
     def pair(self, source: str, target: str) -> str:
-        try:
-            return f"{_APERTIUM_CODES[source]}-{_APERTIUM_CODES[target]}"
-        except KeyError as err:
-            raise ValueError(f"language must be one of {sorted(_APERTIUM_CODES)}, got {err.args[0]!r}") from None
+        languages = tuple(_APERTIUM_CODES)
+        return f"{_APERTIUM_CODES[check_choice('source', source, languages)]}-" \
+               f"{_APERTIUM_CODES[check_choice('target', target, languages)]}"
 
     def translate(self, texts, source, target):
         texts = [" ".join(str(t).split()) for t in texts]
@@ -114,8 +114,8 @@ class MarianTranslator(Translator):
 
     def __init__(self, model_names: dict | None = None, device: str = "cpu", batch_size: int = 32,
                  max_length: int = 300):
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        batch_size = check_positive_int("batch_size", batch_size)
+        max_length = check_positive_int("max_length", max_length)
         self.model_names = dict(model_names or {})
         self.device, self.batch_size, self.max_length = device, batch_size, max_length
         self._models = {}
@@ -160,7 +160,7 @@ class BackTranslator:
     def __init__(self, translator: Translator | None = None, source: str = "en", pivot: str = "es",
                  drop_unchanged: bool = True):
         if source == pivot:
-            raise ValueError(f"pivot must differ from source, got {pivot!r} for both")
+            raise ValueError(f"pivot must differ from source ({source!r}), got {pivot!r}")
         self.translator = translator if translator is not None else ApertiumTranslator()
         if not isinstance(self.translator, Translator):
             raise TypeError(f"translator must be a Translator, got {type(self.translator).__name__}")

@@ -23,6 +23,8 @@ import os
 import random
 import re
 
+from augment.checks import check_choice, check_positive_int, check_probability, check_rate, check_seed
+
 __all__ = [
     "STOP_WORDS",
     "EDA",
@@ -59,8 +61,7 @@ def clean_sentence(sentence: str) -> str:
 def paper_parameters(n_train: int) -> dict:
     """Table 3 of Wei and Zou (2019): recommended ``alpha`` (used for all four operations) and
     ``n_aug`` as a function of the training-set size ``N_train``."""
-    if n_train < 1:
-        raise ValueError(f"n_train must be >= 1, got {n_train}")
+    n_train = check_positive_int("n_train", n_train)
     if n_train <= 500:
         alpha, n_aug = 0.05, 16
     elif n_train <= 2000:
@@ -117,18 +118,13 @@ class EDA:
 
     def __init__(self, alpha_sr=0.1, alpha_ri=0.1, alpha_rs=0.1, alpha_rd=0.1, n_aug=9, seed=None,
                  stop_words=STOP_WORDS, nltk_data=None, clean=True):
-        for name, value in (("alpha_sr", alpha_sr), ("alpha_ri", alpha_ri), ("alpha_rs", alpha_rs)):
-            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-        if not isinstance(alpha_rd, (int, float)) or not 0.0 <= alpha_rd < 1.0:
-            raise ValueError(f"alpha_rd must be in [0, 1), got {alpha_rd!r}")
-        if not isinstance(n_aug, int) or isinstance(n_aug, bool) or n_aug < 1:
-            raise ValueError(f"n_aug must be an int >= 1, got {n_aug!r}")
-        self.alpha = dict(sr=float(alpha_sr), ri=float(alpha_ri), rs=float(alpha_rs), rd=float(alpha_rd))
+        self.alpha = dict(sr=check_probability("alpha_sr", alpha_sr), ri=check_probability("alpha_ri", alpha_ri),
+                          rs=check_probability("alpha_rs", alpha_rs), rd=check_rate("alpha_rd", alpha_rd))
         if not any(self.alpha.values()):
-            raise ValueError("at least one of alpha_sr, alpha_ri, alpha_rs, alpha_rd must be > 0")
-        self.n_aug = n_aug
-        self.seed = seed
+            raise ValueError("alpha_sr, alpha_ri, alpha_rs, alpha_rd must not all be 0 (at least one operation), "
+                             "got 0, 0, 0, 0")
+        self.n_aug = check_positive_int("n_aug", n_aug)
+        self.seed = check_seed("seed", seed)
         self.rng = random.Random(seed)
         self.stop_words = frozenset(stop_words)
         self.nltk_data = nltk_data
@@ -235,7 +231,7 @@ class EDA:
 
     def apply(self, operation: str, words: list[str]) -> list[str]:
         """Apply one operation (``"sr"``, ``"ri"``, ``"rs"`` or ``"rd"``) with its ``alpha``."""
-        alpha = self.alpha[operation]
+        alpha = self.alpha[check_choice("operation", operation, self.OPERATIONS)]
         if operation == "rd":
             return self.random_deletion(words, alpha)
         n = self.n_changes(alpha, len(words))
@@ -243,9 +239,7 @@ class EDA:
             return self.synonym_replacement(words, n)
         if operation == "ri":
             return self.random_insertion(words, n)
-        if operation == "rs":
-            return self.random_swap(words, n)
-        raise ValueError(f"operation must be one of {self.OPERATIONS}, got {operation!r}")
+        return self.random_swap(words, n)  # "rs"
 
     # ------------------------------------------------------------------------------------- EDA
     def tokenize(self, sentence: str) -> list[str]:

@@ -17,7 +17,25 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["SpecAugment"]
+from augment.checks import check_choice, check_int, check_number, check_seed
+
+__all__ = ["SpecAugment", "check_spec_augment_parameters"]
+
+
+def check_spec_augment_parameters(freq_mask_param=8, num_freq_masks=2, time_mask_param=10, num_time_masks=2,
+                                  time_mask_ratio=1.0, mask_value="mean"):
+    """The SpecAugment parameters checked (for :class:`SpecAugment` and ``augment.speech_pipeline``):
+    F, m_F, T, m_T integers in [0, inf), p in (0, 1], mask value ``"mean"`` or a finite number. Returns them
+    as a dict."""
+    counts = {name: check_int(name, value, 0) for name, value in (
+        ("freq_mask_param", freq_mask_param), ("num_freq_masks", num_freq_masks),
+        ("time_mask_param", time_mask_param), ("num_time_masks", num_time_masks))}
+    if isinstance(mask_value, str):
+        check_choice("mask_value", mask_value, ("mean",))  # the per-example mean, or a number
+    else:
+        mask_value = check_number("mask_value", mask_value)
+    return dict(counts, time_mask_ratio=check_number("time_mask_ratio", time_mask_ratio, 0.0, 1.0, low_open=True),
+                mask_value=mask_value)
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -37,17 +55,12 @@ class SpecAugment(keras.layers.Layer):
     def __init__(self, freq_mask_param=8, num_freq_masks=2, time_mask_param=10, num_time_masks=2,
                  time_mask_ratio=1.0, mask_value="mean", seed=None, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("freq_mask_param", freq_mask_param), ("num_freq_masks", num_freq_masks),
-                            ("time_mask_param", time_mask_param), ("num_time_masks", num_time_masks)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-        if not 0.0 < time_mask_ratio <= 1.0:
-            raise ValueError(f"time_mask_ratio must be in (0, 1], got {time_mask_ratio}")
-        if not (mask_value == "mean" or isinstance(mask_value, (int, float))):
-            raise ValueError(f"mask_value must be 'mean' or a number, got {mask_value!r}")
-        self.freq_mask_param, self.num_freq_masks = freq_mask_param, num_freq_masks
-        self.time_mask_param, self.num_time_masks = time_mask_param, num_time_masks
-        self.time_mask_ratio, self.mask_value, self.seed = float(time_mask_ratio), mask_value, seed
+        params = check_spec_augment_parameters(freq_mask_param, num_freq_masks, time_mask_param, num_time_masks,
+                                               time_mask_ratio, mask_value)
+        seed = check_seed("seed", seed)
+        self.freq_mask_param, self.num_freq_masks = params["freq_mask_param"], params["num_freq_masks"]
+        self.time_mask_param, self.num_time_masks = params["time_mask_param"], params["num_time_masks"]
+        self.time_mask_ratio, self.mask_value, self.seed = params["time_mask_ratio"], params["mask_value"], seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 

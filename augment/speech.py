@@ -25,11 +25,15 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal as _signal
 
+from augment.checks import (check_int, check_number, check_pair, check_positive_int, check_probability,
+                            check_seed)
+
 __all__ = ["snr_db", "add_white_noise", "add_background_noise", "change_speed", "pitch_shift",
            "time_stretch", "time_shift", "apply_gain", "fix_length", "WaveAugment"]
 
 
 def _check_wave(x, name="x"):
+    """The rule every waveform function shares: a 1-D array of floats or integer PCM samples."""
     x = np.asarray(x)
     if x.ndim != 1:
         raise ValueError(f"{name} must be a 1-D waveform, got shape {x.shape}")
@@ -62,6 +66,7 @@ def add_white_noise(x, snr, rng=None):
     """White Gaussian noise at exactly ``snr`` dB: the drawn noise is rescaled to power
     ``P_x / 10^(snr/10)``. A silent clip is returned unchanged."""
     x = _check_wave(x)
+    snr = check_number("snr", snr)
     px = _power(x)
     if px == 0.0 or x.size == 0:
         return x.copy()
@@ -79,8 +84,10 @@ def add_background_noise(x, noise, snr, rng=None):
     ``10 log10(P_x / P_noise_excerpt) = snr``. Integer noise is taken on its own integer scale."""
     x = _check_wave(x)
     noise = _check_wave(noise, "noise").astype(np.float64)
+    snr = check_number("snr", snr)
     if noise.size == 0 or _power(noise) == 0.0:
-        raise ValueError("noise must be a non-silent clip")
+        raise ValueError(f"noise must be a non-silent clip (mean power > 0), got {noise.size} samples of power "
+                         f"{_power(noise) if noise.size else 0.0}")
     rng = _rng(rng)
     if noise.size < x.size:
         noise = np.tile(noise, int(np.ceil(x.size / noise.size)) + 1)
@@ -112,8 +119,7 @@ def change_speed(x, rate):
     speeding up does not alias) resampling by ``1/rate`` to ``round(N / rate)`` samples. ``rate`` is
     used as the nearest fraction with denominator <= 32 (e.g. 1.07 -> 15/14, off by 0.1 %)."""
     x = _check_wave(x)
-    if not rate > 0:
-        raise ValueError(f"rate must be > 0, got {rate}")
+    rate = check_number("rate", rate, 0.0, low_open=True)
     return _restore(_resample(x.astype(np.float64), 1.0 / rate), x.dtype)
 
 
@@ -146,10 +152,11 @@ def time_stretch(x, rate, n_fft=256, hop=64):
     linearly and phases advanced by each bin's measured instantaneous frequency.
     """
     x = np.asarray(x, dtype=np.float64)
-    if not rate > 0:
-        raise ValueError(f"rate must be > 0, got {rate}")
+    rate = check_number("rate", rate, 0.0, low_open=True)
+    n_fft = check_positive_int("n_fft", n_fft)
+    hop = check_int("hop", hop, 1, n_fft)
     if n_fft % hop:
-        raise ValueError(f"hop must divide n_fft, got n_fft={n_fft}, hop={hop}")
+        raise ValueError(f"hop must divide n_fft={n_fft}, got {hop}")
     spec, win = _stft(x, n_fft, hop)
     n_frames = spec.shape[0]
     steps = np.arange(0.0, n_frames - 1, rate)
@@ -170,6 +177,7 @@ def pitch_shift(x, semitones, n_fft=256, hop=64):
     """Shift every frequency by the factor ``r = 2^(semitones/12)`` keeping the length ``N``:
     time-stretch by ``1/r`` (length ``r N``, same pitch), then resample to ``N`` samples."""
     x = _check_wave(x)
+    semitones = check_number("semitones", semitones)
     if semitones == 0:
         return x.copy()
     r = 2.0 ** (semitones / 12.0)
@@ -181,7 +189,7 @@ def time_shift(x, shift, rollover=False):
     """``y[t] = x[t - shift]`` (``shift`` in samples, either sign); the gap is zero-filled, or wraps
     around when ``rollover``."""
     x = _check_wave(x)
-    shift = int(shift)
+    shift = check_int("shift", shift)
     if rollover:
         return np.roll(x, shift)
     y = np.zeros_like(x)
@@ -195,6 +203,7 @@ def time_shift(x, shift, rollover=False):
 def apply_gain(x, gain_db):
     """``y = 10^(gain_db/20) x`` (integer PCM clips at its range)."""
     x = _check_wave(x)
+    gain_db = check_number("gain_db", gain_db)
     if np.issubdtype(x.dtype, np.floating):
         return x * x.dtype.type(10.0 ** (gain_db / 20.0))
     return _restore(x.astype(np.float64) * 10.0 ** (gain_db / 20.0), x.dtype)
@@ -220,21 +229,20 @@ class WaveAugment:
     def __init__(self, speed=(0.9, 1.1), p_speed=0.5, semitones=(-2.0, 2.0), p_pitch=0.3,
                  snr_db=(10.0, 30.0), p_noise=0.5, noise_clips=None, gain_db=(-6.0, 6.0), p_gain=0.5,
                  max_shift=0.1, p_shift=0.5, seed=None):
-        for name, value in (("p_speed", p_speed), ("p_pitch", p_pitch), ("p_noise", p_noise),
-                            ("p_gain", p_gain), ("p_shift", p_shift)):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
-        if not (0 < speed[0] <= speed[1]):
-            raise ValueError(f"speed must be a range (lo, hi) with 0 < lo <= hi, got {speed}")
-        if not 0.0 <= max_shift < 1.0:
-            raise ValueError(f"max_shift must be in [0, 1), got {max_shift}")
-        self.speed, self.p_speed = tuple(speed), p_speed
-        self.semitones, self.p_pitch = tuple(semitones), p_pitch
-        self.snr_db, self.p_noise = tuple(snr_db), p_noise
-        self.noise_clips = [np.asarray(c) for c in noise_clips] if noise_clips is not None else None
-        self.gain_db, self.p_gain = tuple(gain_db), p_gain
-        self.max_shift, self.p_shift = max_shift, p_shift
-        self.rng = np.random.default_rng(seed)
+        self.p_speed, self.p_pitch, self.p_noise, self.p_gain, self.p_shift = (
+            check_probability(name, value) for name, value in (
+                ("p_speed", p_speed), ("p_pitch", p_pitch), ("p_noise", p_noise), ("p_gain", p_gain),
+                ("p_shift", p_shift)))
+        self.speed = check_pair("speed", speed, 0.0)
+        if self.speed[0] == 0:  # a rate of 0 would stretch a clip to infinity
+            raise ValueError(f"speed must be a pair (lo, hi) with 0 < lo <= hi, got {speed!r}")
+        self.semitones = check_pair("semitones", semitones)
+        self.snr_db = check_pair("snr_db", snr_db)
+        self.noise_clips = [_check_wave(c, f"noise_clips[{i}]") for i, c in enumerate(noise_clips)] \
+            if noise_clips is not None else None
+        self.gain_db = check_pair("gain_db", gain_db)
+        self.max_shift = check_number("max_shift", max_shift, 0.0, 1.0, high_open=True)
+        self.rng = np.random.default_rng(check_seed("seed", seed))
 
     def __call__(self, x, rng=None):
         """Augment one clip; ``rng`` (a Generator or seed) overrides the instance's generator, which

@@ -24,6 +24,9 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from augment.checks import check_choice, check_positive_int, check_seed
+from augment.spec_augment import check_spec_augment_parameters
+
 __all__ = ["fsdd_files", "fsdd_split", "log_mel_spectrogram", "spec_augment_tf", "speech_dataset",
            "from_audiomentations"]
 
@@ -50,16 +53,14 @@ def fsdd_split(root, split="official", test_speaker="theo"):
     ``split="speaker"``: every recording of ``test_speaker`` is the test set (500 clips) - the model
     never hears that voice in training.
     """
+    check_choice("split", split, ("official", "speaker"))
     rows = fsdd_files(root)
     if split == "official":
         is_test = [r[3] <= 4 for r in rows]
     elif split == "speaker":
         speakers = sorted({r[2] for r in rows})
-        if test_speaker not in speakers:
-            raise ValueError(f"test_speaker must be one of {speakers}, got {test_speaker!r}")
+        check_choice("test_speaker", test_speaker, speakers)
         is_test = [r[2] == test_speaker for r in rows]
-    else:
-        raise ValueError(f"split must be 'official' or 'speaker', got {split!r}")
     train = [r for r, t in zip(rows, is_test) if not t]
     test = [r for r, t in zip(rows, is_test) if t]
     return (([r[0] for r in train], np.array([r[1] for r in train], dtype="int64")),
@@ -99,6 +100,11 @@ def spec_augment_tf(spec, seed, freq_mask_param=8, num_freq_masks=2, time_mask_p
     """SpecAugment on a batch ``(B, tau, nu[, 1])`` with stateless draws from ``seed`` (shape [2]);
     same distribution as :class:`augment.spec_augment.SpecAugment`: widths ``U{0..F}`` and
     ``U{0..min(T, floor(p tau))}``, starts uniform over the valid range, independent per example."""
+    params = check_spec_augment_parameters(freq_mask_param, num_freq_masks, time_mask_param, num_time_masks,
+                                           time_mask_ratio, mask_value)
+    freq_mask_param, num_freq_masks = params["freq_mask_param"], params["num_freq_masks"]
+    time_mask_param, num_time_masks = params["time_mask_param"], params["num_time_masks"]
+    time_mask_ratio, mask_value = params["time_mask_ratio"], params["mask_value"]
     spec = tf.convert_to_tensor(spec)
     seed = tf.cast(seed, tf.int64)
     shape = tf.shape(spec)
@@ -164,8 +170,11 @@ def speech_dataset(files, labels, wave_augment=None, spec_augment=None, clip_sam
     """
     if len(files) != len(labels):
         raise ValueError(f"files and labels must have the same length, got {len(files)} and {len(labels)}")
-    if batch_size < 1 or clip_samples < 1:
-        raise ValueError(f"batch_size and clip_samples must be >= 1, got {batch_size}, {clip_samples}")
+    batch_size = check_positive_int("batch_size", batch_size)
+    clip_samples = check_positive_int("clip_samples", clip_samples)
+    seed = check_seed("seed", seed, optional=False)
+    if spec_augment is not None:  # its keyword arguments, checked before any work
+        check_spec_augment_parameters(**spec_augment)
     mel_kwargs = dict(sample_rate=sample_rate, **(mel_kwargs or {}))
     # the map functions hold no Python control flow on tensors: no AutoGraph conversion (which
     # re-reads their source from disk at trace time)
@@ -195,3 +204,4 @@ def speech_dataset(files, labels, wave_augment=None, spec_augment=None, clip_sam
             plain(lambda xy, s: (spec_augment_tf(xy[0], s, **spec_augment), xy[1])),
             num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+

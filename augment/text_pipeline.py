@@ -20,6 +20,8 @@ import random
 import numpy as np
 import tensorflow as tf
 
+from augment.checks import check_positive_int, check_probability, check_seed
+
 __all__ = ["read_labeled_sentences", "on_the_fly_dataset", "expand_offline", "load_expanded",
            "plain_dataset"]
 
@@ -42,6 +44,8 @@ def read_labeled_sentences(path, encoding: str = "latin-1"):
 
 def plain_dataset(texts, labels, batch_size=32, shuffle=True, seed=0):
     """Unaugmented ``(text, label)`` batches."""
+    batch_size = check_positive_int("batch_size", batch_size)
+    seed = check_seed("seed", seed)
     ds = tf.data.Dataset.from_tensor_slices((list(texts), np.asarray(labels, dtype="int64")))
     if shuffle:
         ds = ds.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
@@ -58,10 +62,9 @@ def on_the_fly_dataset(texts, labels, augmenter, p=None, batch_size=32, shuffle=
     if p is None:
         n_aug = getattr(augmenter, "n_aug", 1)
         p = n_aug / (n_aug + 1)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be in [0, 1], got {p}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    p = check_probability("p", p)
+    batch_size = check_positive_int("batch_size", batch_size)
+    seed = check_seed("seed", seed)
     rng = random.Random(seed)
 
     def _augment_batch(batch):

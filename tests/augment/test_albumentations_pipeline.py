@@ -57,11 +57,13 @@ def test_numpy_function_routes_restore_shapes_and_fit(images, per):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="preset"):
+    with pytest.raises(ValueError, match="preset must be one of none, standard, cutout, got 'mixup'"):
         ap.build_compose("mixup")
-    with pytest.raises(ValueError, match="cutout_size"):
+    with pytest.raises(ValueError, match=r"cutout_size must be an integer in \[1, 32\], got 0"):
         ap.build_compose("cutout", cutout_size=0)
-    with pytest.raises(ValueError, match="padding"):
+    with pytest.raises(ValueError, match=r"padding must be an integer in \[0, inf\), got -2"):
         ap.build_compose(padding=-2)
-    with pytest.raises(ValueError, match="per"):
+    with pytest.raises(TypeError, match=r"seed must be an integer in \[0, 2147483647\], got 1.5"):
+        ap.build_compose(seed=1.5)
+    with pytest.raises(ValueError, match="per must be one of batch, image, got 'pixel'"):
         ap.numpy_map(ap.build_compose(), per="pixel")

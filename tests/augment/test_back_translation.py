@@ -54,10 +54,19 @@ def test_back_translator_composes_two_translations():
             return [f"{t}|{source}>{target}" for t in texts]
 
     assert BackTranslator(Tagger(), "en", "de")("x") == "x|en>de|de>en"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="pivot must differ from source \\('en'\\), got 'en'"):
         BackTranslator(Tagger(), "en", "en")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="translator must be a Translator"):
         BackTranslator(translator=lambda t: t)
+
+
+def test_apertium_arguments_are_named():
+    with pytest.raises(ValueError, match=r"timeout must be a finite number in \(0, inf\), got 0"):
+        ApertiumTranslator(timeout=0)  # checked before looking for the program
+    translator = ApertiumTranslator.__new__(ApertiumTranslator)  # the pair names need no program
+    assert translator.pair("en", "es") == "eng-spa"
+    with pytest.raises(ValueError, match="target must be one of en, es, .*, got 'xx'"):
+        translator.pair("en", "xx")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is not None

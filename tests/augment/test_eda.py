@@ -41,12 +41,25 @@ def test_paper_parameters_follow_table_3():
     assert paper_parameters(6920) == dict(alpha_sr=0.1, alpha_ri=0.1, alpha_rs=0.1, alpha_rd=0.1, n_aug=4)
 
 
-@pytest.mark.parametrize("kwargs", [dict(alpha_sr=1.5), dict(alpha_rd=1.0), dict(alpha_ri=-0.1),
-                                    dict(n_aug=0), dict(n_aug=2.5),
-                                    dict(alpha_sr=0, alpha_ri=0, alpha_rs=0, alpha_rd=0)])
-def test_bad_arguments_raise(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(alpha_sr=1.5), ValueError, r"alpha_sr must be a finite number in \[0, 1\], got 1.5"),
+    (dict(alpha_rd=1.0), ValueError, r"alpha_rd must be a finite number in \[0, 1\), got 1.0"),
+    (dict(alpha_ri=-0.1), ValueError, r"alpha_ri must be a finite number in \[0, 1\], got -0.1"),
+    (dict(n_aug=0), ValueError, r"n_aug must be an integer in \[1, inf\), got 0"),
+    (dict(n_aug=2.5), TypeError, r"n_aug must be an integer in \[1, inf\), got 2.5"),
+    (dict(seed="a"), TypeError, r"seed must be an integer in \[0, 2147483647\], got 'a'"),
+    (dict(alpha_sr=0, alpha_ri=0, alpha_rs=0, alpha_rd=0), ValueError, "must not all be 0"),
+])
+def test_bad_arguments_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
         EDA(**kwargs)
+
+
+def test_bad_operation_and_training_set_size_are_named():
+    with pytest.raises(ValueError, match="operation must be one of sr, ri, rs, rd, got 'xx'"):
+        EDA(seed=0).apply("xx", ["a", "b"])
+    with pytest.raises(ValueError, match=r"n_train must be an integer in \[1, inf\), got 0"):
+        paper_parameters(0)
 
 
 def test_clean_sentence_as_in_the_paper():

@@ -63,10 +63,25 @@ def test_layer_time_ratio_identity_mean_fill_and_seed():
     a = keras.ops.convert_to_numpy(SpecAugment(seed=9)(x, training=True))
     c = keras.ops.convert_to_numpy(SpecAugment(seed=9)(x, training=True))
     np.testing.assert_array_equal(a, c)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"time_mask_ratio must be a finite number in \(0, 1\], got 0.0"):
         SpecAugment(time_mask_ratio=0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"num_freq_masks must be an integer in \[0, inf\), got -1"):
         SpecAugment(num_freq_masks=-1)
+    with pytest.raises(ValueError, match="mask_value must be one of mean, got 'median'"):
+        SpecAugment(mask_value="median")
+    with pytest.raises(ValueError, match="mask_value must be a finite number .*, got nan"):
+        SpecAugment(mask_value=float("nan"))
+
+
+def test_pipeline_checks_spec_augment_arguments_before_any_work():
+    from augment.speech_pipeline import spec_augment_tf, speech_dataset
+
+    with pytest.raises(TypeError, match=r"time_mask_param must be an integer in \[0, inf\), got 2.5"):
+        spec_augment_tf(np.ones((1, 5, 4), "float32"), [1, 2], time_mask_param=2.5)
+    with pytest.raises(ValueError, match=r"num_time_masks must be an integer in \[0, inf\), got -2"):
+        speech_dataset([], [], spec_augment={"num_time_masks": -2})
+    with pytest.raises(ValueError, match=r"batch_size must be an integer in \[1, inf\), got 0"):
+        speech_dataset([], [], batch_size=0)
 
 
 def test_layer_save_load_round_trip(tmp_path):

@@ -93,14 +93,26 @@ def test_gain_and_shift_are_exact():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"rate must be a finite number in \(0, inf\), got 0.0"):
         change_speed(sine(100.0), 0.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"x must be a 1-D waveform, got shape \(2, 10\)"):
         add_white_noise(np.zeros((2, 10)), 10.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="snr must be a finite number .*, got nan"):
+        add_white_noise(sine(100.0), float("nan"))
+    with pytest.raises(ValueError, match="noise must be a non-silent clip"):
+        add_background_noise(sine(100.0), np.zeros(10), 10.0)
+    with pytest.raises(ValueError, match="hop must divide n_fft=256, got 60"):
+        time_stretch(sine(100.0), 1.1, hop=60)
+    with pytest.raises(TypeError, match=r"shift must be an integer in \(-inf, inf\), got 2.5"):
+        time_shift(sine(100.0), 2.5)
+    with pytest.raises(ValueError, match=r"p_noise must be a finite number in \[0, 1\], got 1.5"):
         WaveAugment(p_noise=1.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"speed must be a pair \(lo, hi\) with 0 < lo <= hi, got \(0.0, 1.0\)"):
         WaveAugment(speed=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"gain_db must be a pair \(lo, hi\) with lo <= hi, got \(6, -6\)"):
+        WaveAugment(gain_db=(6, -6))
+    with pytest.raises(ValueError, match=r"max_shift must be a finite number in \[0, 1\), got 1.0"):
+        WaveAugment(max_shift=1.0)
 
 
 def test_wave_augment_seeded_and_random_per_clip():

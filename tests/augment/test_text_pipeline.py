@@ -43,8 +43,10 @@ def test_on_the_fly_default_rate_and_reproducible():
     assert a == b
     # default p = n_aug / (n_aug + 1) = 2/3; binomial std 0.033; 4 sigma
     assert abs(np.mean([x != t for x, t in zip(a, TEXTS)]) - 2 / 3) < 0.14
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"p must be a finite number in \[0, 1\], got 1.5"):
         on_the_fly_dataset(TEXTS, LABELS, Upper(), p=1.5)
+    with pytest.raises(ValueError, match=r"batch_size must be an integer in \[1, inf\), got 0"):
+        on_the_fly_dataset(TEXTS, LABELS, Upper(), batch_size=0)
 
 
 def test_offline_expansion_round_trip(tmp_path):
