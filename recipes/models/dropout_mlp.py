@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import keras
 
-from augment.checks import check_choice, check_int, check_positive_int
+from augment.checks import check_choice, check_positive_int, check_seed
 from recipes.dropout.dropconnect import DropConnectDense
 from recipes.dropout.rates import HIDDEN_RATE, INPUT_RATE
 from recipes.dropout.structural_dropout import StructuralDropout
@@ -34,7 +34,7 @@ def build_dropout_mlp(kind="none", hidden=256, input_dim=3072, num_classes=10, s
     check_positive_int("hidden", hidden)
     check_positive_int("input_dim", input_dim)
     check_positive_int("num_classes", num_classes)
-    check_int("seed", seed, 0)
+    seed = check_seed("seed", seed, optional=False)
     inputs = keras.Input((input_dim,), name="pixels")
     x = inputs
     if kind == "dropout":

@@ -16,17 +16,10 @@ from __future__ import annotations
 
 import keras
 
-from augment.checks import check_choice, check_positive_int, check_rate
+from augment.checks import check_choice, check_int_sequence, check_positive_int, check_rate, check_seed
 
 SMALL_CNN_NORMS = ("none", "batch")
 SMALL_CNN_HEADS = ("flatten", "average", "max")
-
-
-def _widths(name, values):
-    """A tuple of integers >= 1 from a sequence, or a TypeError/ValueError naming ``name``."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name} must be a sequence of integers >= 1, got {values!r}")
-    return tuple(check_positive_int(name, v) for v in values)
 
 
 def build_small_cnn(input_shape=(32, 32, 3), filters=(16, 32), pooled=None, norm="none", head="flatten",
@@ -46,19 +39,18 @@ def build_small_cnn(input_shape=(32, 32, 3), filters=(16, 32), pooled=None, norm
         seed: seed of the dropout layer.
     Layers are named ``conv{i}``, ``bn_conv{i}``, ``dense{j}``, ``bn_dense{j}``, ``logits``.
     """
-    filters = _widths("filters", filters)
-    if not filters:
-        raise ValueError("filters must hold at least one convolution width, got ()")
+    filters = check_int_sequence("filters", filters, 1, min_length=1)
     pooled = (True,) * len(filters) if pooled is None else tuple(bool(p) for p in pooled)
     if len(pooled) != len(filters):
         raise ValueError(f"pooled must have one entry per convolution ({len(filters)}), got {len(pooled)}")
     check_choice("norm", norm, SMALL_CNN_NORMS)
     check_choice("head", head, SMALL_CNN_HEADS)
-    dense_units = _widths("dense_units", dense_units)
-    check_rate("dropout_rate", dropout_rate)
-    check_positive_int("num_classes", num_classes)
+    dense_units = check_int_sequence("dense_units", dense_units, 1)
+    dropout_rate = check_rate("dropout_rate", dropout_rate)
+    num_classes = check_positive_int("num_classes", num_classes)
     if (mean is None) != (std is None):
-        raise ValueError("mean and std must be given together")
+        raise ValueError(f"mean and std must be given together (both or neither), got mean={mean!r}, std={std!r}")
+    seed = check_seed("seed", seed)
     batch_norm = norm == "batch"
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")

@@ -69,8 +69,12 @@ def test_small_cnn_rejects_bad_shapes():
         build_model("small_cnn", filters=(4, 8), pooled=(True,))
     with pytest.raises(ValueError, match="mean and std must be given together"):
         build_model("small_cnn", mean=[0.0, 0.0, 0.0])
-    with pytest.raises(TypeError, match="filters must be a sequence"):
+    with pytest.raises(TypeError, match=r"filters must be a sequence of integers in \[1, inf\), got 16"):
         build_model("small_cnn", filters=16)
+    with pytest.raises(ValueError, match="filters must be a sequence of integers .* with at least 1 entry, got \\(\\)"):
+        build_model("small_cnn", filters=())
+    with pytest.raises(ValueError, match=r"dense_units\[1\] must be an integer in \[1, inf\), got 0"):
+        build_model("small_cnn", dense_units=(8, 0))
     with pytest.raises(ValueError, match="head must be"):
         build_model("small_cnn", head="attention")
 
