@@ -14,11 +14,27 @@ Randomness. Without a call-time seed the layer uses its own ``keras.random.SeedG
 integer tensor of shape ``(2,)``) the draws are a pure function of ``s`` — this is what a
 resumable ``tf.data`` pipeline uses, with ``s`` derived from (seed, epoch, batch index).
 
-Each layer splits into ``sample(shape, seed) -> params`` (the per-image draws, a dict of
-tensors with leading dimension ``N``) and ``apply(images, params)`` (deterministic), so a test
-can check an exact effect for known parameters.
+Seeding, the one scheme of the package. A call-time key ``s = (s_0, s_1)`` is expanded into a
+stream of keys ``s^(k) = (s_0, h(s_1, k))``, k = 1, 2, … (:class:`_StatelessSeeds`, ``h`` the
+integer hash :func:`hash31`): a :class:`Sequential` gives stage k the key ``s^(k)``, and a layer
+makes its j-th random draw with the key ``(s^(k))^(j)``. The hash makes no two (stage, draw, key)
+share a key by construction (the old offsets ``s_1 + 7919 k`` made draw j of stage k reuse the key
+of stage k + j). ``s_0`` (the run: :func:`augment.presets.step_key` puts the run's seed there and
+the global step in ``s_1``) is never changed, so a draw that must stay fixed for a whole run, such
+as the base bit of :class:`AlternatingFlip`, reads it.
 
-Transforms: :class:`RandomFlip` (mirroring), :class:`PadCrop` (translation by pad-and-crop, the
+Context. ``layer(x, seed=s, context={"ids": ids, "epoch": e})`` passes draws that depend on which
+image is augmented and when: ``ids`` (N,) are the images' indices in the training set and ``e``
+the epoch (a scalar, or (N,)). :class:`Sequential` forwards it to every stage; only layers with
+``needs_context = True`` (:class:`AlternatingFlip`) read it, and they raise ``ValueError`` without it.
+
+Each layer splits into ``sample(shape, seed) -> params`` (the per-image draws, a dict of
+tensors with leading dimension ``N``; ``sample(shape, seed, context)`` for layers that need
+context) and ``apply(images, params)`` (deterministic), so a test can check an exact effect for
+known parameters.
+
+Transforms: :class:`RandomFlip` (mirroring), :class:`AlternatingFlip` (mirroring every image
+once in each pair of epochs, Jordan 2024), :class:`PadCrop` (translation by pad-and-crop, the
 CIFAR "standard" augmentation), :class:`RandomAffine` (rotation, translation, scaling, shear),
 :class:`RandomResizedCrop` (random crop, then rescale), :class:`RandomColor`
 (brightness / contrast / colour saturation), :class:`Cutout` (random erasing of a square),
@@ -26,63 +42,98 @@ CIFAR "standard" augmentation), :class:`RandomAffine` (rotation, translation, sc
 is in :mod:`augment.mixing`.
 """
 import math
+import sys
 
 import keras
+import numpy as np
 from keras.src.layers.preprocessing.data_layer import DataLayer
 
+from augment.checks import check_choice
+from augment.checks import check_int
+from augment.checks import check_number
+from augment.checks import check_pair
+from augment.checks import check_positive_int
+from augment.checks import check_probability
+from augment.checks import check_seed
+
 # ---------------------------------------------------------------------------------------------
-# argument checks (raise before any work starts, naming the argument and the allowed range)
+# argument parsing on top of augment.checks (raise before any work starts, naming the argument)
 
 
-def _check_seed(seed):
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise TypeError(f"seed must be an int or None, got {seed!r}")
+def _factor_range(name, value, low=None, high=None, symmetric=False):
+    """A factor given as ``a`` (meaning ``(-a, a)``, only if ``symmetric``) or as a pair ``(lo, hi)``."""
+    if symmetric and isinstance(value, (int, float)) and not isinstance(value, bool):
+        a = check_number(name, value, 0.0, high)
+        return (-a, a)
+    if not isinstance(value, (tuple, list)):
+        what = "a number a >= 0 (for (-a, a)) or a pair (lo, hi)" if symmetric else "a pair (lo, hi)"
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    return check_pair(name, value, low, high)
 
 
-def _check_number(name, value, low=None, high=None, low_open=False, high_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    bad = (
-        (low is not None and (value < low or (low_open and value == low)))
-        or (high is not None and (value > high or (high_open and value == high)))
-    )
-    if bad or math.isnan(value):
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
-        raise ValueError(f"{name} must be in {rng}, got {value}")
-    return float(value)
-
-
-def _check_range(name, value, low=None, high=None, symmetric=False):
-    """A factor given as ``a`` (meaning ``(-a, a)`` if symmetric) or as a pair ``(lo, hi)``."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if symmetric:
-            a = _check_number(name, value, 0.0, high)
-            return (-a, a)
-        raise TypeError(f"{name} must be a pair (lo, hi), got {value!r}")
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"{name} must be a number or a pair (lo, hi), got {value!r}")
-    lo = _check_number(f"{name}[0]", value[0], low, high)
-    hi = _check_number(f"{name}[1]", value[1], low, high)
-    if lo > hi:
-        raise ValueError(f"{name} must have lo <= hi, got {value}")
-    return (lo, hi)
-
-
-def _check_value_range(value_range):
+def _value_range(value_range):
     if value_range is None:
         return None
-    lo, hi = _check_range("value_range", value_range)
+    lo, hi = check_pair("value_range", value_range)
     if lo >= hi:
-        raise ValueError(f"value_range must have lo < hi, got {value_range}")
+        raise ValueError(f"value_range must be a pair (lo, hi) with lo < hi, got {value_range!r}")
     return (lo, hi)
 
 
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
+# ---------------------------------------------------------------------------------------------
+# the integer hash (int32-safe, the same bits under NumPy, TensorFlow and JAX, on CPU and GPU)
+
+MASK31 = 0x7FFFFFFF
+_MUL1 = 0x2C1B3C6D  # odd multipliers whose low 16 bits are < 2^15 (see _mulmod31)
+_MUL2 = 0x297A2D39
+TAG_DERIVE = 0x1B873593  # domain tags: key derivation, flip base bits, data order
+TAG_FLIP = 0x0C2B2AE3
+TAG_ORDER = 0x27D4EB2F
+
+
+def _mulmod31(x, a, xp):
+    """``(x a) mod 2^31`` for int32 ``x`` in [0, 2^31) and a constant ``a = a_h 2^16 + a_l`` with
+    ``a_l < 2^15``, without any intermediate leaving [0, 2^31): with ``x = x_h 2^16 + x_l``,
+    ``x a ≡ x_l a_l + 2^16 ((x_h a_l + x_l a_h) mod 2^15)  (mod 2^31)``."""
+    a_l, a_h = a & 0xFFFF, a >> 16
+    x_l = xp.bitwise_and(x, 0xFFFF)  # < 2^16
+    x_h = xp.right_shift(x, 16)  # < 2^15
+    low = xp.multiply(x_l, a_l)  # < 2^31
+    cross = xp.add(xp.bitwise_and(xp.multiply(x_h, a_l), 0x7FFF), xp.bitwise_and(xp.multiply(x_l, a_h), 0x7FFF))
+    high = xp.bitwise_and(xp.add(xp.right_shift(low, 16), cross), 0x7FFF)
+    return xp.bitwise_or(xp.left_shift(high, 16), xp.bitwise_and(low, 0xFFFF))
+
+
+def mix31(x, xp):
+    """A bijection of [0, 2^31) with avalanche (a 31-bit variant of MurmurHash3's finalizer):
+    ``x ← x ⊕ (x >> 16); x ← x·M_1 mod 2^31; x ← x ⊕ (x >> 15); x ← x·M_2 mod 2^31; x ← x ⊕ (x >> 16)``.
+    ``x`` is an int32 array/tensor with values in [0, 2^31); ``xp`` is ``numpy`` or a Keras backend's
+    ``numpy`` (``keras.ops``): the arithmetic never overflows int32, so every backend gives the same bits."""
+    x = xp.bitwise_xor(x, xp.right_shift(x, 16))
+    x = _mulmod31(x, _MUL1, xp)
+    x = xp.bitwise_xor(x, xp.right_shift(x, 15))
+    x = _mulmod31(x, _MUL2, xp)
+    return xp.bitwise_xor(x, xp.right_shift(x, 16))
+
+
+def hash31(tag, values, xp):
+    """``h = tag; h ← mix31(h ⊕ (v mod 2^31))`` for each ``v`` of ``values`` in turn: an int32 in [0, 2^31).
+    For fixed earlier values it is a bijection in the last one (distinct ids give distinct hashes).
+    ``values`` are int32 arrays/tensors (broadcast together) with values in [0, 2^31) or Python ints."""
+    h = tag
+    for v in values:
+        if isinstance(v, int):
+            v = v & MASK31
+        h = mix31(xp.bitwise_xor(v, h), xp)
+    return h
+
+
+def _as_int31(x, B):
+    """An integer tensor (any int dtype) reduced mod 2^31 and cast to int32, on backend ``B``."""
+    x = B.convert_to_tensor(x)
+    if "int" not in str(x.dtype):
+        raise TypeError(f"expected an integer tensor, got dtype {x.dtype}")
+    return B.cast(B.numpy.bitwise_and(x, MASK31), "int32")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,26 +141,30 @@ def _check_choice(name, value, choices):
 
 
 class _StatelessSeeds(keras.random.SeedGenerator):
-    """A seed stream that is a pure function of one seed ``s``: the k-th draw uses ``(s0, s1+k)``.
+    """A seed stream that is a pure function of one key ``s = (s_0, s_1)``: the k-th draw (k = 1, 2, …)
+    uses ``(s_0, hash31(TAG_DERIVE, (s_1, k)))``. An int ``s`` means ``(s, 0)``.
 
     Passed wherever Keras accepts a ``SeedGenerator``; it holds no variable (no state to save),
-    so a ``tf.data`` map with ``seed = f(epoch, step)`` is deterministic and resumable.
+    so a ``tf.data`` map with ``seed = f(epoch, step)`` is deterministic and resumable. ``s_0`` is
+    kept in every derived key (:class:`AlternatingFlip` reads the run from it).
     """
 
     def __init__(self, seed, backend):  # noqa: D107 -- deliberately skips SeedGenerator.__init__
         self._backend = backend
         dtype = backend.random_seed_dtype()
         if isinstance(seed, int):
-            seed = backend.convert_to_tensor([seed & 0x7FFFFFFF, 0], dtype=dtype)
+            seed = backend.convert_to_tensor([seed & MASK31, 0], dtype=dtype)
         else:
             seed = backend.cast(backend.convert_to_tensor(seed), dtype)
         self._base = seed
         self._count = 0
 
     def next(self, ordered=True):
+        B = self._backend
         self._count += 1
-        offset = self._backend.convert_to_tensor([0, 7919 * self._count], dtype=self._base.dtype)
-        return self._backend.numpy.add(self._base, offset)
+        s1 = _as_int31(self._base[1], B)
+        derived = hash31(TAG_DERIVE, (s1, self._count), B.numpy)
+        return B.numpy.stack([self._base[0], B.cast(derived, self._base.dtype)])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,15 +175,18 @@ class ImageAugmentation(DataLayer):
     """Base of the per-image random transforms: ``x̃_i = T_{θ_i}(x_i)``, ``θ_i ~ p(θ)`` i.i.d.
 
     Subclasses implement ``sample(shape, seed)`` (per-image parameters) and
-    ``apply(images, params)``. ``call(images, training=True, seed=None)`` draws and applies;
-    with ``training=False`` it is the identity.
+    ``apply(images, params)``. ``call(images, training=True, seed=None, context=None)`` draws and
+    applies; with ``training=False`` it is the identity. A subclass whose draws depend on the
+    images' identity sets ``needs_context = True`` and implements ``sample(shape, seed, context)``.
     """
+
+    needs_context = False
+    mixes_labels = False
 
     def __init__(self, seed=None, value_range=(0.0, 255.0), **kwargs):
         super().__init__(**kwargs)
-        _check_seed(seed)
-        self.seed = seed
-        self.value_range = _check_value_range(value_range)
+        self.seed = check_seed("seed", seed)
+        self.value_range = _value_range(value_range)
         self.generator = keras.random.SeedGenerator(seed)
         self.supports_masking = False
 
@@ -153,23 +211,33 @@ class ImageAugmentation(DataLayer):
     def _uniform(self, shape, low, high, seed):
         return self.backend.random.uniform(shape, minval=low, maxval=high, seed=seed)
 
-    def augment(self, images, seed=None):
+    def _sample(self, shape, seeds, context):
+        if not self.needs_context:
+            return self.sample(shape, seeds)
+        return self.sample(shape, seeds, _check_context(self, context))
+
+    def augment(self, images, seed=None, context=None):
         """Draw per-image parameters and apply them (no ``training`` switch)."""
         B = self.backend
         images = B.cast(images, self.compute_dtype)
         unbatched = len(images.shape) == 3
         if unbatched:
             images = B.numpy.expand_dims(images, 0)
-        params = self.sample(B.shape(images), self._seeds(seed))
+        params = self._sample(B.shape(images), self._seeds(seed), context)
         out = self.apply(images, params)
         if unbatched:
             out = B.numpy.squeeze(out, 0)
         return out
 
-    def call(self, images, training=True, seed=None):
+    def __call__(self, inputs, *args, context=None, **kwargs):
+        if context is not None:
+            kwargs["context"] = _context_tensors(context)
+        return super().__call__(inputs, *args, **kwargs)
+
+    def call(self, images, training=True, seed=None, context=None):
         if not training:
             return images
-        return self.augment(images, seed=seed)
+        return self.augment(images, seed=seed, context=context)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -180,6 +248,37 @@ class ImageAugmentation(DataLayer):
         return config
 
 
+def _context_tensors(context):
+    """The context's values all of one kind (Keras refuses a call argument mixing tensors and plain
+    values): TensorFlow tensors if any value is one (a ``tf.data`` map), else backend tensors if any
+    value is one, else NumPy arrays."""
+    if not isinstance(context, dict):
+        return context
+    values = list(context.values())
+    if any(type(v).__module__.startswith("tensorflow") for v in values):
+        tf = sys.modules["tensorflow"]  # already imported by whoever made the tensors
+        return {k: tf.convert_to_tensor(v) for k, v in context.items()}
+    if any(keras.ops.is_tensor(v) or isinstance(v, keras.KerasTensor) for v in values):
+        return {k: v if keras.ops.is_tensor(v) or isinstance(v, keras.KerasTensor) else keras.ops.convert_to_tensor(v)
+                for k, v in context.items()}
+    return {k: np.asarray(v) for k, v in context.items()}
+
+
+def _check_context(layer, context):
+    """The context dict of a layer that needs one: ``{"ids": (N,) ints, "epoch": int scalar or (N,)}``."""
+    name = type(layer).__name__
+    if context is None:
+        raise ValueError(
+            f"{name} needs context={{'ids': (N,) image indices, 'epoch': int}} (its draws depend on which "
+            "image is augmented and in which epoch), got context=None; call it as layer(x, seed=s, "
+            "context={'ids': ids, 'epoch': epoch}) or through augment.presets.ImageAugmenter(ids=..., epoch=...)"
+        )
+    if not isinstance(context, dict) or not {"ids", "epoch"} <= set(context):
+        got = sorted(context) if isinstance(context, dict) else type(context).__name__
+        raise ValueError(f"{name}: context must be a dict with keys 'ids' and 'epoch', got {got}")
+    return context
+
+
 def _per_image(x, B):
     """Reshape a per-image vector (N,) to (N, 1, 1, 1) for broadcasting against images."""
     return B.numpy.reshape(x, (-1, 1, 1, 1))
@@ -187,6 +286,16 @@ def _per_image(x, B):
 
 # ---------------------------------------------------------------------------------------------
 # geometric transforms
+
+
+def _mirror(images, flags, axis, B):
+    """``x̃_i = flip(x_i, axis)`` where ``flags_i`` is true, else ``x_i`` (``flags`` (N,) bool or 0/1).
+
+    Computed as ``x (1 - f) + flip(x) f`` with ``f ∈ {0, 1}``: exact, and faster on CPU than a
+    broadcast select. The one mirroring of the package (:class:`RandomFlip`, :class:`AlternatingFlip`).
+    """
+    f = _per_image(B.cast(flags, images.dtype), B)
+    return images * (1.0 - f) + B.numpy.flip(images, axis=axis) * f
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -201,8 +310,8 @@ class RandomFlip(ImageAugmentation):
 
     def __init__(self, mode="horizontal", p=0.5, **kwargs):
         super().__init__(**kwargs)
-        self.mode = _check_choice("mode", mode, ("horizontal", "vertical", "horizontal_and_vertical"))
-        self.p = _check_number("p", p, 0.0, 1.0)
+        self.mode = check_choice("mode", mode, ("horizontal", "vertical", "horizontal_and_vertical"))
+        self.p = check_probability("p", p)
 
     def sample(self, shape, seed):
         n = shape[0]
@@ -213,17 +322,53 @@ class RandomFlip(ImageAugmentation):
 
     def apply(self, images, params):
         B = self.backend
-        # x (1 - f) + flip(x) f with f in {0, 1}: exact, and faster on CPU than a broadcast select
         if self.mode in ("horizontal", "horizontal_and_vertical"):
-            f = _per_image(B.cast(params["flip_h"], images.dtype), B)
-            images = images * (1.0 - f) + B.numpy.flip(images, axis=2) * f
+            images = _mirror(images, params["flip_h"], 2, B)
         if self.mode in ("vertical", "horizontal_and_vertical"):
-            f = _per_image(B.cast(params["flip_v"], images.dtype), B)
-            images = images * (1.0 - f) + B.numpy.flip(images, axis=1) * f
+            images = _mirror(images, params["flip_v"], 1, B)
         return images
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode, "p": self.p}
+
+
+def alternating_flip_bits(run, ids, epoch, xp):
+    """Flip bits of the alternating flip: ``f_i = b_i ⊕ (e mod 2)`` with the base bit
+    ``b_i = hash31(TAG_FLIP, (run, id_i)) mod 2``.
+
+    ``run`` (an int or an int32 scalar in [0, 2^31)) names the run, ``ids`` (N,) int32 are the images'
+    indices, ``epoch`` an int32 scalar or (N,). ``xp`` is ``numpy`` or a backend's ``numpy``; all of them
+    give the same bits (int32-safe arithmetic, see :func:`mix31`). Returns int32 0/1 of shape (N,).
+    """
+    base = xp.bitwise_and(hash31(TAG_FLIP, (run, ids), xp), 1)
+    return xp.bitwise_xor(base, xp.bitwise_and(epoch, 1))
+
+
+@keras.saving.register_keras_serializable(package="recipes")
+class AlternatingFlip(ImageAugmentation):
+    """Alternating horizontal flip (Jordan 2024, airbench): image ``i`` is mirrored in epoch ``e`` iff
+    ``b_i ⊕ (e mod 2)``, so in any two consecutive epochs every image is seen once each way.
+
+    The base bit ``b_i = hash31(TAG_FLIP, (s_0, id_i)) mod 2`` (:func:`alternating_flip_bits`) is a
+    fixed pseudo-random bit per (run, image): ``s_0`` is the first component of the call-time key
+    (the run's seed, see :func:`augment.presets.step_key`), or the layer's own seed without one.
+    Needs ``context={"ids": (N,) image indices, "epoch": e}`` (``ValueError`` without it).
+    """
+
+    needs_context = True
+
+    def sample(self, shape, seed, context):
+        B = self.backend
+        key = seed.next() if hasattr(seed, "next") else seed
+        run = _as_int31(key[0], B)
+        ids = _as_int31(context["ids"], B)
+        epoch = _as_int31(context["epoch"], B)
+        if len(ids.shape) != 1:
+            raise ValueError(f"AlternatingFlip: context['ids'] must have shape (N,), got {tuple(ids.shape)}")
+        return {"flip_h": B.numpy.equal(alternating_flip_bits(run, ids, epoch, B.numpy), 1)}
+
+    def apply(self, images, params):
+        return _mirror(images, params["flip_h"], 2, self.backend)
 
 
 @keras.saving.register_keras_serializable(package="recipes")
@@ -237,18 +382,22 @@ class PadCrop(ImageAugmentation):
 
     Args:
         padding: P >= 0, pixels on each side.
-        fill_mode: "constant" (zero padding, ``fill_value``) or "reflect" (edge-mirrored,
-            NumPy's ``symmetric``).
+        fill_mode: how ``pad`` fills, as in ``np.pad`` (and ``keras.ops.pad``):
+
+            * "constant": ``fill_value`` (zero padding by default);
+            * "reflect": mirrored about the edge pixel, which is not repeated,
+              ``(d c b | a b c d | c b a)`` (NumPy's and PyTorch's "reflect", airbench's translate);
+              needs ``P <= H - 1`` and ``P <= W - 1``;
+            * "symmetric": mirrored with the edge pixel repeated, ``(c b a | a b c | c b a)``
+              (NumPy's "symmetric"; what "reflect" meant in keras-recipes 0.1); needs ``P <= H, W``.
         fill_value: value of the padding for ``fill_mode="constant"``.
     """
 
     def __init__(self, padding=4, fill_mode="constant", fill_value=0.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-            raise ValueError(f"padding must be an int >= 0, got {padding!r}")
-        self.padding = padding
-        self.fill_mode = _check_choice("fill_mode", fill_mode, ("constant", "reflect"))
-        self.fill_value = _check_number("fill_value", fill_value)
+        self.padding = check_int("padding", padding, 0)
+        self.fill_mode = check_choice("fill_mode", fill_mode, ("constant", "reflect", "symmetric"))
+        self.fill_value = check_number("fill_value", fill_value)
 
     def sample(self, shape, seed):
         n = shape[0]
@@ -261,20 +410,32 @@ class PadCrop(ImageAugmentation):
 
     def _selection(self, offset, n):
         """(N, n, n) 0/1 matrices S with S[b, i, p] = 1 iff output index i reads input index p:
-        ``p = i + o_b - P`` (reflected back into range for "reflect"; no p, a zero row, outside
-        the image for "constant")."""
+        ``p = i + o_b - P``, mirrored back into [0, n) for "reflect" (``-q``, ``2n - 2 - q``) and
+        "symmetric" (``-q - 1``, ``2n - 1 - q``); no p (a zero row) outside the image for "constant"."""
         B = self.backend
         i = B.numpy.arange(n, dtype="int32")[None, :, None]
         p = B.numpy.arange(n, dtype="int32")[None, None, :]
         q = i + B.numpy.reshape(B.cast(offset, "int32"), (-1, 1, 1)) - self.padding
-        if self.fill_mode == "reflect":  # NumPy's "symmetric": (c b a | a b c | c b a)
+        if self.fill_mode == "reflect":  # (d c b | a b c d | c b a)
+            q = B.numpy.where(q < 0, -q, q)
+            q = B.numpy.where(q >= n, 2 * n - 2 - q, q)
+        elif self.fill_mode == "symmetric":  # (c b a | a b c | c b a)
             q = B.numpy.where(q < 0, -q - 1, q)
             q = B.numpy.where(q >= n, 2 * n - 1 - q, q)
         return B.cast(B.numpy.equal(p, q), self.compute_dtype)
 
+    def _check_size(self, h, w):
+        limit = {"reflect": 1, "symmetric": 0}.get(self.fill_mode)
+        if limit is not None and None not in (h, w) and self.padding > min(h, w) - limit:
+            raise ValueError(
+                f"padding must be in [0, {min(h, w) - limit}] for fill_mode={self.fill_mode!r} on "
+                f"{h}x{w} images (one mirror image of the border), got {self.padding}"
+            )
+
     def apply(self, images, params):
         B = self.backend
         h, w = images.shape[1], images.shape[2]
+        self._check_size(h, w)
         rows = self._selection(params["offset_y"], h)  # (N, H, H)
         cols = self._selection(params["offset_x"], w)  # (N, W, W)
         # x̃[b, i, j, c] = Σ_p Σ_q S_y[b, i, p] x[b, p, q, c] S_x[b, j, q]: one term is 1 · x, so exact.
@@ -349,13 +510,13 @@ class RandomAffine(ImageAugmentation):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.rotation = _check_range("rotation", rotation, -180.0, 180.0, symmetric=True)
-        self.translation = _check_range("translation", translation, -1.0, 1.0, symmetric=True)
-        self.scale = _check_range("scale", scale, 1e-3, 1e3)
-        self.shear = _check_range("shear", shear, -89.0, 89.0, symmetric=True)
-        self.fill_mode = _check_choice("fill_mode", fill_mode, ("constant", "reflect", "nearest", "wrap"))
-        self.fill_value = _check_number("fill_value", fill_value)
-        self.interpolation = _check_choice("interpolation", interpolation, ("bilinear", "nearest"))
+        self.rotation = _factor_range("rotation", rotation, -180.0, 180.0, symmetric=True)
+        self.translation = _factor_range("translation", translation, -1.0, 1.0, symmetric=True)
+        self.scale = _factor_range("scale", scale, 1e-3, 1e3)
+        self.shear = _factor_range("shear", shear, -89.0, 89.0, symmetric=True)
+        self.fill_mode = check_choice("fill_mode", fill_mode, ("constant", "reflect", "nearest", "wrap"))
+        self.fill_value = check_number("fill_value", fill_value)
+        self.interpolation = check_choice("interpolation", interpolation, ("bilinear", "nearest"))
 
     def sample(self, shape, seed):
         n, h, w = shape[0], shape[1], shape[2]
@@ -411,8 +572,8 @@ class RandomResizedCrop(ImageAugmentation):
 
     def __init__(self, scale=(0.25, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0), **kwargs):
         super().__init__(**kwargs)
-        self.scale = _check_range("scale", scale, 1e-6, 1.0)
-        self.ratio = _check_range("ratio", ratio, 1e-3, 1e3)
+        self.scale = _factor_range("scale", scale, 1e-6, 1.0)
+        self.ratio = _factor_range("ratio", ratio, 1e-3, 1e3)
 
     def sample(self, shape, seed):
         B = self.backend
@@ -465,9 +626,9 @@ class RandomColor(ImageAugmentation):
 
     def __init__(self, brightness=0.0, contrast=(1.0, 1.0), saturation=(1.0, 1.0), **kwargs):
         super().__init__(**kwargs)
-        self.brightness = _check_range("brightness", brightness, -1.0, 1.0, symmetric=True)
-        self.contrast = _check_range("contrast", contrast, 0.0, 100.0)
-        self.saturation = _check_range("saturation", saturation, 0.0, 100.0)
+        self.brightness = _factor_range("brightness", brightness, -1.0, 1.0, symmetric=True)
+        self.contrast = _factor_range("contrast", contrast, 0.0, 100.0)
+        self.saturation = _factor_range("saturation", saturation, 0.0, 100.0)
 
     def sample(self, shape, seed):
         n = shape[0]
@@ -516,14 +677,10 @@ class Cutout(ImageAugmentation):
 
     def __init__(self, size=8, count=1, fill_value=0.0, p=1.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"size must be an int >= 1, got {size!r}")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"count must be an int >= 1, got {count!r}")
-        self.size = size
-        self.count = count
-        self.fill_value = _check_number("fill_value", fill_value)
-        self.p = _check_number("p", p, 0.0, 1.0)
+        self.size = check_positive_int("size", size)
+        self.count = check_positive_int("count", count)
+        self.fill_value = check_number("fill_value", fill_value)
+        self.p = check_probability("p", p)
 
     def sample(self, shape, seed):
         B = self.backend
@@ -581,7 +738,7 @@ class AdditiveNoise(ImageAugmentation):
 
     def __init__(self, stddev=8.0, **kwargs):
         super().__init__(**kwargs)
-        self.stddev = _check_number("stddev", stddev, 0.0)
+        self.stddev = check_number("stddev", stddev, 0.0)
 
     def sample(self, shape, seed):
         B = self.backend
@@ -619,9 +776,12 @@ class MultiplicativeNoise(AdditiveNoise):
 class Sequential(ImageAugmentation):
     """Composition ``T = T_K ∘ … ∘ T_1`` of image augmentations, each drawing per image.
 
-    A call-time ``seed`` is split into one stream per stage, so the whole chain stays a pure
-    function of it. Unlike ``keras.Sequential`` it passes ``seed`` through and works in
-    ``tf.data`` under any backend.
+    A call-time key ``s`` is expanded into one key per stage, ``s^(k) = (s_0, hash31(s_1, k))``
+    (:class:`_StatelessSeeds`), so the whole chain stays a pure function of ``s``; ``context`` is
+    passed to every stage. The last stage may be a label-mixing layer (:mod:`augment.mixing`): the
+    chain then takes and returns ``(images, labels)`` (or a dict with those keys), the earlier
+    stages transforming the images only. Unlike ``keras.Sequential`` it passes ``seed`` and
+    ``context`` through and works in ``tf.data`` under any backend.
     """
 
     def __init__(self, layers, **kwargs):
@@ -631,24 +791,50 @@ class Sequential(ImageAugmentation):
         for i, layer in enumerate(layers):
             if not isinstance(layer, ImageAugmentation):
                 raise TypeError(f"layers[{i}] must be an ImageAugmentation, got {type(layer).__name__}")
+            if layer.mixes_labels and i != len(layers) - 1:
+                raise ValueError(
+                    f"layers[{i}] ({type(layer).__name__}) mixes labels: only the last stage may, got it at "
+                    f"position {i} of {len(layers)}"
+                )
         self.stages = layers
 
+    @property
+    def mixes_labels(self):
+        return bool(self.stages) and self.stages[-1].mixes_labels
+
+    @property
+    def needs_context(self):
+        return any(layer.needs_context for layer in self.stages)
+
     def build(self, input_shape):
+        if self.mixes_labels:  # ((N, H, W, C), (N, K)) or {"images": …, "labels": …}
+            input_shape = input_shape["images"] if isinstance(input_shape, dict) else input_shape[0]
         for layer in self.stages:
             if not layer.built:
                 layer.build(input_shape)
         self.built = True
 
-    def augment(self, images, seed=None):
+    def augment(self, images, seed=None, context=None):
         B = self.backend
         base = None if seed is None else _StatelessSeeds(seed, B)
-        for layer in self.stages:
+        data = images
+        if self.mixes_labels:
+            images = data["images"] if isinstance(data, dict) else data[0]
+        image_stages = self.stages[:-1] if self.mixes_labels else self.stages
+        for layer in image_stages + ([self.stages[-1]] if self.mixes_labels else []):
             layer.backend.set_backend(B._backend)
             try:
-                images = layer.augment(images, seed=None if base is None else base.next())
+                stage_seed = None if base is None else base.next()
+                if layer.mixes_labels:
+                    mixed = {**data, "images": images} if isinstance(data, dict) else (images, data[1])
+                    return layer.augment(mixed, seed=stage_seed)
+                images = layer.augment(images, seed=stage_seed, context=context)
             finally:
                 layer.backend.reset()
         return images
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
 
     def get_config(self):
         config = super().get_config()

@@ -14,22 +14,22 @@ and split into ``sample`` / ``apply``. They need labels, so they belong in the i
 """
 import keras
 
+from augment.checks import check_int
+from augment.checks import check_number
+from augment.checks import check_pair
 from augment.image_ops import ImageAugmentation
-from augment.image_ops import _check_number
 from augment.image_ops import _per_image
 
 
 class MixingAugmentation(ImageAugmentation):
     """Base of the label-mixing augmentations: ``(x̃_i, ỹ_i) = T_{θ_i}((x, y))``."""
 
+    mixes_labels = True
+
     def __init__(self, num_classes=None, **kwargs):
         kwargs.setdefault("value_range", None)
         super().__init__(**kwargs)
-        if num_classes is not None and (
-            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
-        ):
-            raise ValueError(f"num_classes must be an int >= 2 or None, got {num_classes!r}")
-        self.num_classes = num_classes
+        self.num_classes = None if num_classes is None else check_int("num_classes", num_classes, 2)
 
     def _labels(self, labels):
         B = self.backend
@@ -42,7 +42,8 @@ class MixingAugmentation(ImageAugmentation):
             labels = B.nn.one_hot(B.cast(labels, "int32"), self.num_classes)
         return B.cast(labels, self.compute_dtype)
 
-    def augment(self, data, seed=None):
+    def augment(self, data, seed=None, context=None):
+        """Draw per-image parameters and mix (``context`` is accepted for a uniform call and unused)."""
         B = self.backend
         as_dict = isinstance(data, dict)
         images, labels = (data["images"], data["labels"]) if as_dict else data
@@ -78,7 +79,7 @@ class MixUp(MixingAugmentation):
 
     def __init__(self, alpha=0.2, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = _check_number("alpha", alpha, 0.0, low_open=True)
+        self.alpha = check_number("alpha", alpha, 0.0, low_open=True)
 
     def sample(self, shape, seed):
         B = self.backend
@@ -126,7 +127,7 @@ class CutMix(MixingAugmentation):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = _check_number("alpha", alpha, 0.0, low_open=True)
+        self.alpha = check_number("alpha", alpha, 0.0, low_open=True)
 
     def sample(self, shape, seed):
         B = self.backend
@@ -180,13 +181,7 @@ class Mosaic(MixingAugmentation):
 
     def __init__(self, center_range=(0.25, 0.75), **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(center_range, (tuple, list)) or len(center_range) != 2:
-            raise TypeError(f"center_range must be a pair (lo, hi), got {center_range!r}")
-        lo = _check_number("center_range[0]", center_range[0], 0.0, 1.0)
-        hi = _check_number("center_range[1]", center_range[1], 0.0, 1.0)
-        if lo > hi:
-            raise ValueError(f"center_range must have lo <= hi, got {center_range}")
-        self.center_range = (lo, hi)
+        self.center_range = check_pair("center_range", center_range, 0.0, 1.0)
 
     def sample(self, shape, seed):
         B = self.backend

@@ -18,8 +18,9 @@ import math
 
 import keras
 
+from augment.checks import check_number
+from augment.checks import check_positive_int
 from augment.image_ops import ImageAugmentation
-from augment.image_ops import _check_number
 from augment.image_ops import _per_image
 
 OPERATIONS = (
@@ -53,16 +54,14 @@ class RandAugment(ImageAugmentation):
 
     def __init__(self, num_ops=2, magnitude=9, operations=None, fill_value=0.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(num_ops, bool) or not isinstance(num_ops, int) or num_ops < 1:
-            raise ValueError(f"num_ops must be an int >= 1, got {num_ops!r}")
-        self.num_ops = num_ops
-        self.magnitude = _check_number("magnitude", magnitude, 0.0, 30.0)
+        self.num_ops = check_positive_int("num_ops", num_ops)
+        self.magnitude = check_number("magnitude", magnitude, 0.0, 30.0)
         operations = tuple(OPERATIONS if operations is None else operations)
         unknown = [op for op in operations if op not in OPERATIONS]
         if unknown or not operations:
             raise ValueError(f"operations must be a non-empty subset of {OPERATIONS}, got {operations!r}")
         self.operations = operations
-        self.fill_value = _check_number("fill_value", fill_value)
+        self.fill_value = check_number("fill_value", fill_value)
         if self.value_range is None:
             raise ValueError("value_range must be given (lo, hi) for RandAugment, got None")
 

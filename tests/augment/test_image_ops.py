@@ -53,9 +53,12 @@ def test_flip_flips_exactly_and_per_image(ramp):
 
 
 @pytest.mark.parametrize(
-    "fill_mode,np_mode,fill", [("constant", "constant", 0.0), ("constant", "constant", 5.0), ("reflect", "symmetric", 0.0)]
+    "fill_mode,np_mode,fill",
+    [("constant", "constant", 0.0), ("constant", "constant", 5.0), ("reflect", "reflect", 0.0),
+     ("symmetric", "symmetric", 0.0)],
 )
 def test_pad_crop_equals_numpy_pad_then_slice(ramp, fill_mode, np_mode, fill):
+    """Every fill mode is np.pad's mode of the same name, then an 8x8 window at the drawn offset (exact)."""
     layer = io.PadCrop(padding=3, fill_mode=fill_mode, fill_value=fill)
     params = _params(layer, ramp, seed=1)
     oy, ox = params["offset_y"], params["offset_x"]
@@ -65,6 +68,34 @@ def test_pad_crop_equals_numpy_pad_then_slice(ramp, fill_mode, np_mode, fill):
     padded = np.pad(ramp, ((0, 0), (3, 3), (3, 3), (0, 0)), mode=np_mode, **kw)
     for i in range(len(ramp)):
         np.testing.assert_array_equal(out[i], padded[i, oy[i] : oy[i] + 8, ox[i] : ox[i] + 8])
+
+
+@pytest.mark.parametrize("fill_mode", ["reflect", "symmetric"])
+def test_pad_crop_mirror_modes_at_every_offset_and_the_largest_padding(fill_mode):
+    """All (2P+1)^2 offsets, with P as large as the mode allows (7 = H - 1 for reflect, 8 = H for
+    symmetric on 8x8 images), equal np.pad then slice exactly; one more pixel of padding is refused."""
+    x = np.random.RandomState(5).uniform(0, 255, size=(1, 8, 8, 2)).astype("float32")
+    P = 7 if fill_mode == "reflect" else 8
+    layer = io.PadCrop(padding=P, fill_mode=fill_mode)
+    oy, ox = np.meshgrid(np.arange(2 * P + 1), np.arange(2 * P + 1), indexing="ij")
+    batch = np.repeat(x, oy.size, axis=0)
+    out = _apply(layer, batch, {"offset_y": oy.ravel(), "offset_x": ox.ravel()})
+    padded = np.pad(x[0], ((P, P), (P, P), (0, 0)), mode=fill_mode)
+    ref = np.stack([padded[a:a + 8, b:b + 8] for a, b in zip(oy.ravel(), ox.ravel())])
+    np.testing.assert_array_equal(out, ref)
+    with pytest.raises(ValueError, match=rf"padding must be in \[0, {P}\] for fill_mode='{fill_mode}'"):
+        io.PadCrop(padding=P + 1, fill_mode=fill_mode)(x)
+
+
+def test_pad_crop_reflect_matches_keras_ops_pad():
+    """"reflect" is keras.ops.pad's (and PyTorch's) reflect, the translation airbench uses."""
+    x = np.random.RandomState(6).uniform(0, 255, size=(3, 6, 6, 1)).astype("float32")
+    params = {"offset_y": np.array([0, 2, 4]), "offset_x": np.array([4, 1, 0])}
+    out = _apply(io.PadCrop(padding=2, fill_mode="reflect"), x, params)
+    padded = _np(keras.ops.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect"))
+    for i in range(3):
+        oy, ox = params["offset_y"][i], params["offset_x"][i]
+        np.testing.assert_array_equal(out[i], padded[i, oy:oy + 6, ox:ox + 6])
 
 
 def test_pad_crop_offsets_cover_the_range():
@@ -279,6 +310,126 @@ def test_keras_round_trip(tmp_path, ramp):
     np.testing.assert_array_equal(_np(seq(ramp, seed=9)), _np(seq2(ramp, seed=9)))
 
 
+# ------------------------------------------------------------------------------ hash, keys, alternating flip
+
+
+def _mix31_reference(x):
+    """mix31 on Python integers, multiplying directly mod 2^31 (independent of the int32 limb arithmetic)."""
+    m = (1 << 31) - 1
+    x ^= x >> 16
+    x = (x * 0x2C1B3C6D) & m
+    x ^= x >> 15
+    x = (x * 0x297A2D39) & m
+    return x ^ (x >> 16)
+
+
+def _hash31_reference(tag, values):
+    h = tag
+    for v in values:
+        h = _mix31_reference(h ^ (v & ((1 << 31) - 1)))
+    return h
+
+
+def test_hash_is_bit_identical_to_the_python_integer_reference_on_numpy_and_the_backend():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.arange(64), 2 ** 31 - 1 - np.arange(64), rng.integers(0, 2 ** 31, 4000)]).astype("int32")
+    ref = np.array([_mix31_reference(int(v)) for v in x])
+    np.testing.assert_array_equal(io.mix31(x, np), ref)
+    np.testing.assert_array_equal(_np(io.mix31(keras.ops.convert_to_tensor(x), keras.ops)), ref)
+    assert ref.min() >= 0 and ref.max() < 2 ** 31 and len(np.unique(ref)) == len(np.unique(x))  # a bijection
+    ids = np.arange(1000, dtype="int32")
+    ref = [_hash31_reference(io.TAG_FLIP, (12345, i)) for i in range(1000)]
+    np.testing.assert_array_equal(_np(io.hash31(io.TAG_FLIP, (12345, keras.ops.convert_to_tensor(ids)), keras.ops)), ref)
+
+
+def test_derived_keys_keep_the_run_and_never_repeat():
+    """Stage keys s^(k) and draw keys (s^(k))^(j) for 300 steps x 6 stages x 6 draws: 10,800 keys, all
+    distinct (the old offsets s_1 + 7919 k gave draw j of stage k the key of stage k + j), s_0 kept."""
+    B = io.PadCrop().backend
+    keys = []
+    for step in range(300):
+        stages = io._StatelessSeeds(np.array([77, step]), B)
+        for _ in range(6):
+            stage = stages.next()
+            draws = io._StatelessSeeds(stage, B)
+            keys += [tuple(_np(draws.next()).tolist()) for _ in range(6)]
+    assert len(keys) == 10800 and len(set(keys)) == 10800
+    assert {k[0] for k in keys} == {77}
+
+
+def _flips(out, x):
+    """Per image: 1 if out is x mirrored left-right, 0 if unchanged (asserting it is one of the two)."""
+    flipped = np.array([np.array_equal(o, i[:, ::-1]) for o, i in zip(out, x)])
+    kept = np.array([np.array_equal(o, i) for o, i in zip(out, x)])
+    assert np.all(flipped ^ kept)
+    return flipped.astype(int)
+
+
+def test_alternating_flip_alternates_exactly(ramp):
+    layer = io.AlternatingFlip()
+    ids = np.arange(100, 164)
+    flips = [_flips(_np(layer(ramp, seed=np.array([7, 1000 + e]), context={"ids": ids, "epoch": e})), ramp)
+             for e in range(4)]
+    for e in range(3):
+        np.testing.assert_array_equal(flips[e + 1], 1 - flips[e])  # each image the other way round next epoch
+    np.testing.assert_array_equal(flips[2], flips[0])  # the step part of the key does not matter
+    expected = io.alternating_flip_bits(7, ids.astype("int32"), 0, np)
+    np.testing.assert_array_equal(flips[0], expected)
+    np.testing.assert_array_equal(expected, [_hash31_reference(io.TAG_FLIP, (7, i)) & 1 for i in ids])
+    # per-image epochs (N,) give the same bits as a scalar epoch
+    per_image = _np(layer(ramp, seed=np.array([7, 0]), context={"ids": ids, "epoch": np.full(64, 3)}))
+    np.testing.assert_array_equal(_flips(per_image, ramp), flips[3])
+
+
+def test_alternating_flip_base_bits_are_balanced_and_unrelated_to_id_parity():
+    """20,000 ids, three runs. Balance: the count of ones is Binomial(20000, 1/2) for a good hash, sd 70.7;
+    4.5 sd = 318. Parity: the share of ones among even ids minus that among odd ids has sd
+    sqrt(2 * 0.25 / 10000) = 0.0071; 4.5 sd = 0.032. Runs: two runs agree on a share 1/2 +- 0.016 (4.5 sd)."""
+    ids = np.arange(20000, dtype="int32")
+    bits = {run: _np(io.alternating_flip_bits(run, keras.ops.convert_to_tensor(ids), 0, keras.ops))
+            for run in (0, 1, 2 ** 31 - 1)}
+    for run, b in bits.items():
+        np.testing.assert_array_equal(b, io.alternating_flip_bits(run, ids, 0, np))  # backend == NumPy
+        assert abs(int(b.sum()) - 10000) < 318, run
+        assert abs(b[0::2].mean() - b[1::2].mean()) < 0.032, run
+        assert abs(np.mean(b[1:] == b[:-1]) - 0.5) < 0.016, run  # neighbours independent
+    assert abs(np.mean(bits[0] == bits[1]) - 0.5) < 0.016
+
+
+def test_context_is_required_and_forwarded(ramp):
+    with pytest.raises(ValueError, match=r"AlternatingFlip needs context=\{'ids'"):
+        io.AlternatingFlip()(ramp, seed=1)
+    with pytest.raises(ValueError, match="keys 'ids' and 'epoch'"):
+        io.AlternatingFlip()(ramp, seed=1, context={"ids": np.arange(64)})
+    chain = io.Sequential([io.PadCrop(padding=2), io.AlternatingFlip(), io.Cutout(size=3)])
+    assert chain.needs_context and not io.Sequential([io.PadCrop()]).needs_context
+    with pytest.raises(ValueError, match="AlternatingFlip needs context"):
+        chain(ramp, seed=1)
+    ctx = {"ids": np.arange(64), "epoch": 0}
+    a = _np(chain(ramp, seed=np.array([3, 9]), context=ctx))
+    b = _np(chain(ramp, seed=np.array([3, 9]), context={"ids": np.arange(64), "epoch": 1}))
+    np.testing.assert_array_equal(a, _np(chain(ramp, seed=np.array([3, 9]), context=ctx)))
+    # only the flip changed between the epochs: the images differ by exactly a mirror each
+    assert not np.array_equal(a, b)
+    np.testing.assert_array_equal(_np(chain(ramp, training=False)), ramp)
+
+
+def test_alternating_flip_in_tf_data_equals_eager(ramp):
+    tf = pytest.importorskip("tensorflow")
+    layer = io.Sequential([io.PadCrop(padding=2, fill_mode="reflect"), io.AlternatingFlip()])
+    ids = np.arange(64, dtype="int64")
+    ds = tf.data.Dataset.from_tensor_slices((ramp, ids)).batch(16).enumerate()
+    ds = ds.map(lambda i, b: layer(b[0], seed=tf.stack([tf.constant(4, tf.int64), i]),
+                                   context={"ids": b[1], "epoch": tf.constant(3)}))
+    first = [b.numpy() for b in ds]
+    if keras.backend.backend() != "tensorflow":
+        return
+    for i, batch in enumerate(first):
+        eager = _np(layer(ramp[16 * i:16 * (i + 1)], seed=np.array([4, i]),
+                          context={"ids": ids[16 * i:16 * (i + 1)], "epoch": 3}))
+        np.testing.assert_array_equal(batch, eager)
+
+
 # ------------------------------------------------------------------------------ bad arguments
 
 
@@ -286,9 +437,9 @@ def test_keras_round_trip(tmp_path, ramp):
     "make,match",
     [
         (lambda: io.RandomFlip(mode="diagonal"), "mode"),
-        (lambda: io.RandomFlip(p=1.5), r"p must be in \[0.0, 1.0\]"),
+        (lambda: io.RandomFlip(p=1.5), r"p must be a finite number in \[0, 1\], got 1.5"),
         (lambda: io.PadCrop(padding=-1), "padding"),
-        (lambda: io.PadCrop(fill_mode="wrap"), "fill_mode"),
+        (lambda: io.PadCrop(fill_mode="wrap"), "fill_mode must be one of constant, reflect, symmetric"),
         (lambda: io.RandomAffine(rotation=200), "rotation"),
         (lambda: io.RandomAffine(scale=(1.2, 0.8)), "scale"),
         (lambda: io.RandomAffine(shear=(0, 95)), r"shear\[1\]"),
@@ -312,6 +463,7 @@ def test_bad_arguments_raise_value_error_naming_them(make, match):
     "make,match",
     [
         (lambda: io.PadCrop(seed="0"), "seed"),
+        (lambda: io.PadCrop(padding=2.0), r"padding must be an integer in \[0, inf\), got 2.0"),
         (lambda: io.RandomColor(contrast=1.5), "contrast"),
         (lambda: io.Sequential([io.PadCrop(), keras.layers.Dense(2)]), r"layers\[1\]"),
     ],
