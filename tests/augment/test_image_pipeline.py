@@ -2,36 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from augment.image_pipeline import (
-    AUGMENTATIONS, make_eval_dataset, make_train_dataset, random_flip_left_right, random_pad_crop,
-)
-
-
-def _images(n=16, size=8):
-    return np.random.default_rng(0).integers(0, 256, (n, size, size, 3)).astype(np.float32)
-
-
-def test_pad_crop_is_a_window_of_the_padded_image_with_offset_in_range():
-    x = _images()
-    out = random_pad_crop(tf.constant(x), tf.constant([1, 2]), padding=4).numpy()
-    padded = np.pad(x, [(0, 0), (4, 4), (4, 4), (0, 0)])
-    offsets = set()
-    for b in range(len(x)):
-        matches = [(i, j) for i in range(9) for j in range(9)
-                   if np.array_equal(out[b], padded[b, i:i + 8, j:j + 8])]
-        assert matches, "output is not an 8×8 window of the zero-padded image"
-        offsets.add(matches[0])
-    assert len(offsets) > 1  # per-image randomness: not one offset for the whole batch
-
-
-def test_flip_flips_about_half_independently():
-    x = _images(n=400, size=4)
-    out = random_flip_left_right(tf.constant(x), tf.constant([3, 4])).numpy()
-    flipped = np.array([np.array_equal(o, i[:, ::-1]) for o, i in zip(out, x)])
-    kept = np.array([np.array_equal(o, i) for o, i in zip(out, x)])
-    assert np.all(flipped | kept)
-    # Binomial(400, 0.5): mean 200, sd 10; 4 sd band
-    assert 160 < flipped.sum() < 240
+from augment import presets
+from augment.image_pipeline import AUGMENTATIONS, make_eval_dataset, make_train_dataset, register_augmentation
 
 
 def test_train_dataset_epochs_permutations_and_labels():
@@ -68,6 +40,53 @@ def test_same_seed_same_stream_and_resume_is_exact():
     assert not np.array_equal(a[0][0], o[0][0])
 
 
+def test_order_and_keys_come_from_presets():
+    """Batch i of epoch e holds the examples epoch_order(N, B, seed, e)[i] and is augmented by ImageAugmenter
+    with step_key(seed, e * steps + i), the ids and the epoch: the pipeline adds nothing of its own."""
+    x = np.random.default_rng(1).integers(0, 256, (24, 8, 8, 3)).astype(np.uint8)
+    y = np.arange(24) % 10
+    ds, steps = make_train_dataset(x, y, 8, augment="airbench", seed=9, start_epoch=1, epochs=3, one_hot=False)
+    aug = presets.ImageAugmenter("airbench")
+    for t, (images, labels) in enumerate(ds.as_numpy_iterator(), start=steps):
+        e, i = divmod(t, steps)
+        ids = presets.epoch_order(24, 8, 9, e)[i]
+        ref = aug(tf.cast(tf.gather(x, ids), tf.float32), seed=presets.step_key(9, t), ids=ids, epoch=e)[0]
+        np.testing.assert_array_equal(images, ref.numpy())
+        np.testing.assert_array_equal(labels, y[ids])
+        assert labels.dtype == np.int32
+    assert t == 3 * steps - 1
+
+
+def test_spec_argument_and_registered_functions():
+    x = np.random.default_rng(2).integers(0, 256, (16, 8, 8, 3)).astype(np.uint8)
+    y = np.arange(16) % 10
+    spec = presets.augment_spec("airbench", cutout=4)
+    a = list(make_train_dataset(x, y, 8, augment=spec, seed=1, epochs=1)[0].as_numpy_iterator())
+    assert (a[0][0] == 0).all(axis=-1).sum() >= 8 * 4  # every image has a cut-out square (>= 2x2 inside)
+    calls = []
+
+    @register_augmentation("test_invert")
+    def invert(images, labels, seed):
+        """T(x) = 255 - x, recording the step keys it was given."""
+        calls.append(seed)
+        return 255.0 - images, labels
+
+    try:
+        out = list(make_train_dataset(x, y, 8, augment="test_invert", seed=1, epochs=1)[0].as_numpy_iterator())
+        ids = presets.epoch_order(16, 8, 1, 0)
+        np.testing.assert_array_equal(out[1][0], 255.0 - x[ids[1]])
+        np.testing.assert_array_equal(out[1][1], np.eye(10)[y[ids[1]]])
+        with pytest.raises(ValueError, match="one_hot must be True for augment='test_invert'"):
+            make_train_dataset(x, y, 8, augment="test_invert", one_hot=False)
+    finally:
+        del AUGMENTATIONS["test_invert"]
+    with pytest.raises(ValueError, match="one_hot must be True for augment='mixup'"):
+        make_train_dataset(x, y, 8, augment="mixup", one_hot=False)
+    # the 0.1 batch-function API still works for presets
+    images, labels = AUGMENTATIONS["standard"](tf.constant(x[:4], tf.float32), tf.eye(10)[:4], tf.constant([1, 2]))
+    assert images.shape == (4, 8, 8, 3) and labels.shape == (4, 10)
+
+
 def test_bad_arguments():
     x, y = np.zeros((10, 4, 4, 3)), np.zeros(10, int)
     with pytest.raises(ValueError, match="augment"):
@@ -76,7 +95,9 @@ def test_bad_arguments():
         make_train_dataset(x, y, 11)
     with pytest.raises(ValueError, match=r"label 10 is outside \[0, 10\)"):
         make_train_dataset(x, np.full(10, 10), 2)
-    assert {"none", "standard"} <= set(AUGMENTATIONS)
+    assert set(presets.PRESETS) <= set(AUGMENTATIONS)
+    with pytest.raises(ValueError, match="start_epoch"):
+        make_train_dataset(x, y, 2, start_epoch=2, epochs=1)
 
 
 def test_eval_dataset_keeps_order_and_last_batch():

@@ -1,4 +1,4 @@
-"""The layer-backed presets of augment.image_pipeline (cutout, randaugment, mixup, cutmix):
+"""The presets of augment.image_pipeline (cutout, randaugment, mixup, cutmix, airbench):
 per-image effects, label mixing and resumability through make_train_dataset."""
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ def _batches(x, y, augment, **kw):
     return [(a.numpy(), b.numpy()) for a, b in ds], steps
 
 
-@pytest.mark.parametrize("name", ["cutout", "randaugment", "mixup", "cutmix"])
+@pytest.mark.parametrize("name", ["cutout", "randaugment", "mixup", "cutmix", "airbench"])
 def test_presets_registered_shapes_labels_and_resume(data, name):
     assert name in ip.AUGMENTATIONS
     x, y = data
