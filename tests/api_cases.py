@@ -102,6 +102,8 @@ CASES: dict[str, Case] = {
     "ValidationTargetStopping": Case(dict(target=0.5, eval_every=10)),
     # issue 7 (augmentation layers)
     "RandomFlip": Case(dict(mode="horizontal", p=0.5, seed=1)),
+    "AlternatingFlip": Case(dict(seed=1)),
+    "AugmentOnDevice": Case(dict(spec="airbench", seed=1, steps_per_epoch=3)),
     "PadCrop": Case(dict(padding=2, seed=1)),
     "RandomAffine": Case(dict(rotation=10.0, seed=1)),
     "RandomResizedCrop": Case(dict(scale=(0.5, 1.0), seed=1)),
@@ -184,6 +186,14 @@ FUNCTIONS: dict[str, Any] = {
         build_model=_small_model, subtrain=(np.zeros((8, 3), "float32"), np.zeros(8)),
         valid=(np.zeros((4, 3), "float32"), np.zeros(4)), eval_every=2, patience=2, batch_size=4),
     "augment.albumentations_pipeline.build_compose": dict(preset="standard", padding=4),
+    # one image-augmentation core (presets, both placements)
+    "augment.presets.AugmentSpec": dict(flip="alternating", translate=2, translate_fill="reflect", cutout=0),
+    "augment.presets.augment_spec": dict(preset="airbench", flip="random", translate=2, cutout=8),
+    "augment.presets.ImageAugmenter": dict(spec="standard", num_classes=10),
+    "augment.presets.epoch_order": dict(num_examples=10, batch_size=4, seed=0, epoch=1),
+    "augment.presets.step_key": dict(seed=0, step=3),
+    "augment.device_batches.TrainBatches": lambda: dict(x=_images(8), y=_labels(8), batch_size=4, seed=0,
+                                                        start_epoch=1, num_classes=3),
 }
 
 

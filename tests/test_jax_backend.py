@@ -24,7 +24,8 @@ JAX_TEST_FILES = [
     "tests/normalization/test_feature_scaling.py", "tests/normalization/test_normalization_reference.py", "tests/augment/test_spec_augment.py",
     "tests/dropout/test_direct_dropout.py", "tests/dropout/test_dropconnect.py", "tests/dropout/test_fast_dropout.py",
     "tests/dropout/test_gaussian_dropout.py", "tests/dropout/test_structural_dropout.py", "tests/dropout/test_mc_dropout.py",
-    "tests/augment/test_image_ops.py", "tests/augment/test_mixing.py", "tests/augment/test_randaugment.py", "tests/augment/test_gpu_augment.py",
+    "tests/augment/test_image_ops.py", "tests/augment/test_mixing.py", "tests/augment/test_randaugment.py", "tests/augment/test_presets.py",
+    "tests/augment/test_device_batches.py",
     "tests/training/test_tta.py", "tests/optimization/test_weight_averaging.py",
     # callbacks
     "tests/callbacks/test_magnitude_pruning.py", "tests/callbacks/test_early_stopping.py", "tests/normalization/test_batch_norm_statistics.py",
