@@ -10,7 +10,8 @@ result rows, registered in ``SECTIONS``):
   ``--num-images`` real training images, batches of ``--batch-size``, fed through ``tf.data``:
   albumentations per image (``tf.numpy_function`` per image, then batch), albumentations per
   batch (batch, then one ``tf.numpy_function`` per batch) and the vectorized route
-  (:mod:`augment.image_ops` layers on whole batches inside the ``tf.data`` graph). Every route
+  (:class:`augment.presets.ImageAugmenter`, the :mod:`augment.image_ops` layers on whole batches inside the
+  ``tf.data`` graph, keyed by ``step_key(seed, step)``). Every route
   uses ``map(num_parallel_calls=AUTOTUNE)`` and ``prefetch``; one untimed pass first (tracing,
   thread pools), then the best of ``--repeats`` timed passes, the routes interleaved round by round
   (the machine may be shared). Goal: vectorized >= 2.5x albumentations per batch.
@@ -129,7 +130,7 @@ def section_image(args):
     import tensorflow as tf
 
     from augment import albumentations_pipeline as ap
-    from augment import image_ops
+    from augment.presets import ImageAugmenter, augment_spec
     from recipes.data.cifar10 import prepare_cifar10
 
     x, y = prepare_cifar10(args.folders["cifar10"], cache_dir=args.cache_dir, train_limit=args.num_images).train
@@ -137,7 +138,7 @@ def section_image(args):
     b = args.batch_size
     autotune = tf.data.AUTOTUNE
     compose = ap.build_compose("cutout", cutout_size=8, seed=args.seed)
-    vectorized = image_ops.Sequential([image_ops.PadCrop(padding=4), image_ops.RandomFlip(), image_ops.Cutout(size=8)])
+    vectorized = ImageAugmenter(augment_spec("standard", cutout=8))  # pad-4 crop, flip, one 8x8 cutout
 
     def source():
         return tf.data.Dataset.from_tensor_slices((x, y))
@@ -151,11 +152,11 @@ def section_image(args):
         return ds.prefetch(autotune)
 
     def vectorized_route():
-        # stateless per-batch seeds (seed, batch index): deterministic and resumable, no seed variable
+        # stateless per-batch keys step_key(seed, step) = (seed, step): deterministic and resumable
         def augment(step, batch):
             images, labels = batch
-            seed = tf.stack([tf.constant(args.seed, tf.int64), step])
-            return vectorized(tf.cast(images, tf.float32), seed=seed), labels
+            key = tf.cast(tf.stack([tf.constant(args.seed, tf.int64), step]), tf.int32)
+            return vectorized(tf.cast(images, tf.float32), seed=key)[0], labels
 
         return source().batch(b).enumerate().map(augment, num_parallel_calls=autotune).prefetch(autotune)
 
