@@ -15,13 +15,13 @@ integer tensor of shape ``(2,)``) the draws are a pure function of ``s`` — thi
 resumable ``tf.data`` pipeline uses, with ``s`` derived from (seed, epoch, batch index).
 
 Seeding, the one scheme of the package. A call-time key ``s = (s_0, s_1)`` is expanded into a
-stream of keys ``s^(k) = (s_0, h(s_1, k))``, k = 1, 2, … (:class:`_StatelessSeeds`, ``h`` the
-integer hash :func:`hash31`): a :class:`Sequential` gives stage k the key ``s^(k)``, and a layer
-makes its j-th random draw with the key ``(s^(k))^(j)``. The hash makes no two (stage, draw, key)
-share a key by construction (the old offsets ``s_1 + 7919 k`` made draw j of stage k reuse the key
-of stage k + j). ``s_0`` (the run: :func:`augment.presets.step_key` puts the run's seed there and
-the global step in ``s_1``) is never changed, so a draw that must stay fixed for a whole run, such
-as the base bit of :class:`AlternatingFlip`, reads it.
+stream of keys ``s^(k) = (s_0, r_k)``, k = 1, 2, …, with ``r`` random integers drawn once with the
+key ``s`` (:class:`_StatelessSeeds`): a :class:`Sequential` gives stage k the key ``s^(k)``, and a
+layer makes its j-th random draw with the key ``(s^(k))^(j)``. No key is used twice by construction
+(the old offsets ``s_1 + 7919 k`` made draw j of stage k reuse the key of stage k + j). ``s_0`` (the
+run: :func:`augment.presets.step_key` puts the run's seed there and the global step in ``s_1``) is
+never changed, so a draw that must stay fixed for a whole run, such as the base bit of
+:class:`AlternatingFlip`, reads it.
 
 Context. ``layer(x, seed=s, context={"ids": ids, "epoch": e})`` passes draws that depend on which
 image is augmented and when: ``ids`` (N,) are the images' indices in the training set and ``e``
@@ -86,8 +86,7 @@ def _value_range(value_range):
 MASK31 = 0x7FFFFFFF
 _MUL1 = 0x2C1B3C6D  # odd multipliers whose low 16 bits are < 2^15 (see _mulmod31)
 _MUL2 = 0x297A2D39
-TAG_DERIVE = 0x1B873593  # domain tags: key derivation, flip base bits, data order
-TAG_FLIP = 0x0C2B2AE3
+TAG_FLIP = 0x0C2B2AE3  # domain tags: flip base bits, data order
 TAG_ORDER = 0x27D4EB2F
 
 
@@ -140,14 +139,30 @@ def _as_int31(x, B):
 # seeds
 
 
+class _Key(keras.random.SeedGenerator):
+    """A fixed key where Keras wants a ``SeedGenerator`` (its ``next()`` is always ``key``)."""
+
+    def __init__(self, key):  # noqa: D107 -- deliberately skips SeedGenerator.__init__ (no variable)
+        self._key = key
+
+    def next(self, ordered=True):
+        return self._key
+
+
 class _StatelessSeeds(keras.random.SeedGenerator):
-    """A seed stream that is a pure function of one key ``s = (s_0, s_1)``: the k-th draw (k = 1, 2, …)
-    uses ``(s_0, hash31(TAG_DERIVE, (s_1, k)))``. An int ``s`` means ``(s, 0)``.
+    """A seed stream that is a pure function of one key ``s = (s_0, s_1)``: the k-th draw (k = 1, …, 64) uses
+    ``(s_0, r_k)`` with ``r = randint(64 values in [0, 2^31 - 1), key s)`` drawn once (one generator call, so
+    a chain of layers in a ``tf.data`` map adds a few ops per batch, not a hash per draw). An int ``s``
+    means ``(s, 0)``.
 
     Passed wherever Keras accepts a ``SeedGenerator``; it holds no variable (no state to save),
-    so a ``tf.data`` map with ``seed = f(epoch, step)`` is deterministic and resumable. ``s_0`` is
-    kept in every derived key (:class:`AlternatingFlip` reads the run from it).
+    so a ``tf.data`` map with ``seed = f(epoch, step)`` is deterministic and resumable. ``s`` itself is
+    never a draw's key and the derived keys are random, so no two stages or draws share a key by
+    construction (the old offsets ``s_1 + 7919 k`` gave draw j of stage k the key of stage k + j).
+    ``s_0`` is kept in every derived key (:class:`AlternatingFlip` reads the run from it).
     """
+
+    DRAWS = 64
 
     def __init__(self, seed, backend):  # noqa: D107 -- deliberately skips SeedGenerator.__init__
         self._backend = backend
@@ -158,13 +173,17 @@ class _StatelessSeeds(keras.random.SeedGenerator):
             seed = backend.cast(backend.convert_to_tensor(seed), dtype)
         self._base = seed
         self._count = 0
+        self._derived = None
 
     def next(self, ordered=True):
         B = self._backend
+        if self._count >= self.DRAWS:
+            raise RuntimeError(f"a seed stream gives at most {self.DRAWS} keys; this layer asked for more")
+        if self._derived is None:
+            self._derived = B.random.randint((self.DRAWS,), 0, MASK31, dtype="int32", seed=_Key(self._base))
+        r = self._derived[self._count]
         self._count += 1
-        s1 = _as_int31(self._base[1], B)
-        derived = hash31(TAG_DERIVE, (s1, self._count), B.numpy)
-        return B.numpy.stack([self._base[0], B.cast(derived, self._base.dtype)])
+        return B.numpy.stack([self._base[0], B.cast(r, self._base.dtype)])
 
 
 # ---------------------------------------------------------------------------------------------

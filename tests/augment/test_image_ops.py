@@ -355,6 +355,10 @@ def test_derived_keys_keep_the_run_and_never_repeat():
             keys += [tuple(_np(draws.next()).tolist()) for _ in range(6)]
     assert len(keys) == 10800 and len(set(keys)) == 10800
     assert {k[0] for k in keys} == {77}
+    stream = io._StatelessSeeds(5, B)
+    assert len({tuple(_np(stream.next()).tolist()) for _ in range(64)}) == 64
+    with pytest.raises(RuntimeError, match="at most 64 keys"):
+        stream.next()
 
 
 def _flips(out, x):
