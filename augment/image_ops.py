@@ -396,8 +396,9 @@ class PadCrop(ImageAugmentation):
 
     ``x̃_i = pad(x_i, P)[o_y : o_y + H, o_x : o_x + W]`` with integer offsets
     ``o_y, o_x ~ U{0, ..., 2P}`` per image, i.e. a shift by ``(P - o_y, P - o_x)`` pixels.
-    Computed as ``x̃_b = S_y,b x_b S_x,bᵀ`` with per-image 0/1 selection matrices (two batched
-    matrix products, exact, GPU-friendly), never materializing the padded batch.
+    Computed as one gather of whole pixels, ``x̃[b, i, j] = x[b, q_y(b, i), q_x(b, j)]`` with the source
+    row/column ``q = i + o - P`` mirrored into the image (or, for "constant", outside it and then
+    replaced by ``fill_value``): exact, O(N H W C), and never materializing the padded batch.
 
     Args:
         padding: P >= 0, pixels on each side.
@@ -427,21 +428,21 @@ class PadCrop(ImageAugmentation):
             "offset_x": B.random.randint((n,), 0, 2 * p + 1, seed=seed),
         }
 
-    def _selection(self, offset, n):
-        """(N, n, n) 0/1 matrices S with S[b, i, p] = 1 iff output index i reads input index p:
-        ``p = i + o_b - P``, mirrored back into [0, n) for "reflect" (``-q``, ``2n - 2 - q``) and
-        "symmetric" (``-q - 1``, ``2n - 1 - q``); no p (a zero row) outside the image for "constant"."""
+    def _source(self, offset, n):
+        """(N, n) source indices ``q = i + o_b - P`` of output index ``i``, mirrored back into [0, n) for
+        "reflect" (``-q``, ``2n - 2 - q``) and "symmetric" (``-q - 1``, ``2n - 1 - q``), and whether the
+        source lies inside the image (always, except for "constant")."""
         B = self.backend
-        i = B.numpy.arange(n, dtype="int32")[None, :, None]
-        p = B.numpy.arange(n, dtype="int32")[None, None, :]
-        q = i + B.numpy.reshape(B.cast(offset, "int32"), (-1, 1, 1)) - self.padding
+        i = B.numpy.arange(n, dtype="int32")[None, :]
+        q = i + B.numpy.reshape(B.cast(offset, "int32"), (-1, 1)) - self.padding
         if self.fill_mode == "reflect":  # (d c b | a b c d | c b a)
             q = B.numpy.where(q < 0, -q, q)
             q = B.numpy.where(q >= n, 2 * n - 2 - q, q)
         elif self.fill_mode == "symmetric":  # (c b a | a b c | c b a)
             q = B.numpy.where(q < 0, -q - 1, q)
             q = B.numpy.where(q >= n, 2 * n - 1 - q, q)
-        return B.cast(B.numpy.equal(p, q), self.compute_dtype)
+        inside = B.numpy.logical_and(q >= 0, q < n)
+        return B.numpy.clip(q, 0, n - 1), inside
 
     def _check_size(self, h, w):
         limit = {"reflect": 1, "symmetric": 0}.get(self.fill_mode)
@@ -453,15 +454,18 @@ class PadCrop(ImageAugmentation):
 
     def apply(self, images, params):
         B = self.backend
-        h, w = images.shape[1], images.shape[2]
+        n, h, w, c = B.shape(images)[0], images.shape[1], images.shape[2], images.shape[3]
         self._check_size(h, w)
-        rows = self._selection(params["offset_y"], h)  # (N, H, H)
-        cols = self._selection(params["offset_x"], w)  # (N, W, W)
-        # x̃[b, i, j, c] = Σ_p Σ_q S_y[b, i, p] x[b, p, q, c] S_x[b, j, q]: one term is 1 · x, so exact.
-        out = B.numpy.einsum("bip,bpqc,bjq->bijc", rows, images, cols)
-        if self.fill_mode == "constant" and self.fill_value != 0.0:
-            inside = B.numpy.sum(rows, axis=2)[:, :, None, None] * B.numpy.sum(cols, axis=2)[:, None, :, None]
-            out = out + (1.0 - inside) * self.fill_value
+        rows, rows_in = self._source(params["offset_y"], h)  # (N, H)
+        cols, cols_in = self._source(params["offset_x"], w)  # (N, W)
+        # x̃[b, i, j] = x[b, q_y(b, i), q_x(b, j)]: one gather of whole pixels from the flattened batch (exact)
+        base = B.numpy.reshape(B.numpy.arange(n, dtype="int32") * (h * w), (-1, 1, 1))
+        index = base + rows[:, :, None] * w + cols[:, None, :]  # (N, H, W)
+        out = B.numpy.take(B.numpy.reshape(images, (-1, c)), B.numpy.reshape(index, (-1,)), axis=0)
+        out = B.numpy.reshape(out, (-1, h, w, c))
+        if self.fill_mode == "constant":
+            inside = B.numpy.logical_and(rows_in[:, :, None, None], cols_in[:, None, :, None])
+            out = B.numpy.where(inside, out, B.cast(self.fill_value, out.dtype))
         return out
 
     def get_config(self):
