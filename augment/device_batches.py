@@ -7,8 +7,8 @@ the accelerator with :class:`augment.presets.ImageAugmenter` keyed by ``step_key
 (:func:`augment.image_pipeline.make_train_dataset`) makes, so both feed the network the same images::
 
     batches = TrainBatches(x_train, y_train, batch_size=1024, seed=seed, start_epoch=start)
-    inputs = {"images": keras.Input((32, 32, 3), dtype="uint8"), "ids": keras.Input((), dtype="int32"),
-              "step": keras.Input((), dtype="int32")}
+    inputs = {"images": keras.Input((32, 32, 3), dtype="uint8", name="images"),
+              "ids": keras.Input((), dtype="int32", name="ids"), "step": keras.Input((), dtype="int32", name="step")}
     augment = AugmentOnDevice("airbench", seed=seed, steps_per_epoch=batches.steps_per_epoch)
     train_model = keras.Model(inputs, network(augment(inputs)))
     train_model.fit(batches, epochs=epochs, initial_epoch=start, shuffle=False,
