@@ -70,7 +70,7 @@ MOVED_MODULES = {
     "recipes.early_stopping_l2": "recipes.early_stopping.l2_equivalence",
     "recipes.bias_variance": "recipes.analysis.bias_variance",
     "recipes.replicas": "recipes.analysis.replicas",
-    "recipes.fast_training": "recipes.training.fast_training",
+    "recipes.fast_training": "recipes.training.engine",
     "recipes.distribute": "recipes.training.distribute",
     "recipes.tta": "recipes.training.tta",
 }

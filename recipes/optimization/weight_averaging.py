@@ -8,6 +8,8 @@ Non-trainable floating-point state (BatchNorm moving mean/variance) is averaged 
 """
 from __future__ import annotations
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -62,3 +64,78 @@ class WeightAveraging:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+class WeightAveragingCallback(keras.callbacks.Callback):
+    """Applies a ``WeightAveraging`` rule during ``fit``: after optimizer step k with k mod ``every`` = 0,
+    θ̄ ← β_k θ̄ + (1 − β_k) θ over the model's weights (trainable ones and the non-trainable floating-point state,
+    e.g. BatchNorm's moving mean and variance); with ``mode="lookahead"`` the fast weights are then reset, θ ← θ̄.
+
+    θ̄ starts as the weights at the first training step (after a backup was restored). ``swapped_in()`` is a context
+    in which the model holds θ̄ (for an evaluation) and θ afterwards; ``assign_average()`` leaves θ̄ in the model
+    (at the end of training, before saving). Under JAX the trainer's device state is synced into the variables
+    only on the steps that update θ̄. Not serialized with the model (callbacks never are).
+    """
+
+    def __init__(self, averaging: WeightAveraging):
+        super().__init__()
+        if not isinstance(averaging, WeightAveraging):
+            raise TypeError(f"averaging must be a WeightAveraging, got {type(averaging).__name__}")
+        self.averaging = averaging
+        self.average = None
+        self._variables = None
+        self._step = None
+
+    def _model_weights(self):
+        seen, out = set(), []
+        for v in self.model.weights:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        return out
+
+    def _sync(self):
+        sync = getattr(self.model, "jax_state_sync", None)
+        if sync is not None:
+            sync()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._step is None:  # first step of this fit: every on_train_begin (a backup restore) has run
+            self._sync()
+            self._variables = self._model_weights()
+            self.average = [ops.copy(v.value) for v in self._variables]
+            self._step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1  # counted here: reading optimizer.iterations every step would wait for the device
+        if not self.averaging.due(self._step):
+            return
+        self._sync()
+        values = [v.value for v in self._variables]
+        self.average = WeightAveraging.update(self.average, values, self.averaging.decay_at(self._step))
+        if self.averaging.mode == "lookahead":
+            for v, a in zip(self._variables, self.average):
+                v.assign(a)
+
+    def assign_average(self):
+        """Put θ̄ into the model (a no-op before the first step)."""
+        if self.average is None:
+            return
+        self._sync()
+        for v, a in zip(self._variables, self.average):
+            v.assign(a)
+
+    @contextlib.contextmanager
+    def swapped_in(self):
+        """Within the block the model holds θ̄; afterwards θ again."""
+        if self.average is None:
+            yield
+            return
+        self._sync()
+        current = [ops.copy(v.value) for v in self._variables]
+        self.assign_average()
+        try:
+            yield
+        finally:
+            for v, c in zip(self._variables, current):
+                v.assign(c)

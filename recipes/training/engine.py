@@ -1,83 +1,48 @@
-"""The CIFAR-10 training recipe behind ``scripts/train_cifar10.py``.
+"""The one training engine behind the training commands (the standard and the fast CIFAR-10 recipe).
 
-Minimizes the regularized objective J̃(θ) = J(θ; X, y) + α Ω(θ), where J is the mean (label-smoothed)
-cross-entropy over mini-batches of the (augmented) training set and Ω the kernel penalty, with SGD +
-Nesterov momentum (or another Keras optimizer) and a learning-rate schedule ε_k, then reports the accuracy on
-the full test set.
+Minimizes the regularized objective J̃(θ) = J(θ; X, y) + α Ω(θ) by mini-batch SGD (or another Keras optimizer)
+with a learning-rate schedule ε_k, where J is the mean (label-smoothed) cross-entropy over the augmented training
+batches and Ω the kernel penalty (``--weight-decay-mode l2``; ``decoupled`` shrinks w ← w − ε_k λ w in the
+optimizer instead), and reports the accuracy on the test set (with test-time augmentation for ``--tta`` > 0).
 
-``TrainConfig`` holds every choice; ``validate_config`` checks it (raising ``ValueError`` naming the flag)
-before any data is read or any file written; ``run_training`` does the work and is resumable: rerun with the
-same ``output_dir`` after an interruption and it continues from the last completed epoch
-(``callbacks.backup_and_restore.AtomicBackupAndRestore``), seeing exactly the batches the uninterrupted run would have seen.
+Both recipes are configurations of the same run (``recipes.training.config``), and every step is done once:
+
+1. data: ``recipes.data.cifar10.prepare_cifar10`` (folder or tensorflow-datasets, limits, stratified validation
+   split, channel statistics μ_c, σ_c);
+2. augmentation: one ``augment.presets.AugmentSpec`` applied either in tf.data (``--augment-on data``) or inside the
+   compiled training step (``device``), both through ``augment.presets.ImageAugmenter`` with the same data order
+   (``epoch_order``: a permutation per (seed, epoch)) and the same per-step keys (``step_key(seed, step)``), so a
+   run resumed at epoch e sees exactly the batches an uninterrupted run saw;
+3. model: ``recipes.models.build_model`` (the registry), standardizing raw 0..255 images with μ_c, σ_c;
+4. optimizer: ``build_optimizer`` — the schedule ε_k (``LinearDecay``, ``WarmupLinearDecay`` or cosine), the
+   library's decoupled weight decay with its exclusions (``recipes.regularizers.penalties``) and its clipping
+   α·g/‖g‖ (``recipes.optimization.gradient_clipping``);
+5. training: Keras ``fit`` with the callbacks of the run (timing, validation, weight averaging, history, backup,
+   TensorBoard, early stopping), on TensorFlow or JAX;
+6. the run folder (``recipes.training.run_folder``): history, metrics, model, results of every seed.
 """
 from __future__ import annotations
 
-import csv
-import dataclasses
-import json
 import math
-import os
 import pathlib
-import sys
 import time
 
 import keras
 import numpy as np
 
 from callbacks.backup_and_restore import AtomicBackupAndRestore
-from recipes.data import cifar10
-from recipes.training.distribute import STRATEGIES, distribute_options, is_chief, make_strategy, parse_tf_config
-from recipes.models.resnet import MODEL_NAMES, NORMS, build_resnet
-from recipes.optimization.schedules import LinearDecay
+from recipes.data.cifar10 import DataUnavailableError, prepare_cifar10
+from recipes.models import build_model
+from recipes.training import backend as run_backend
+from recipes.training import run_folder
+from recipes.training.config import (  # noqa: F401  (re-exported: the 0.1 module had them)
+    ES_POLICIES, MODELS, OPTIMIZERS, PRECISIONS, RECIPES, SCHEDULES, WEIGHT_DECAY_MODES, TrainConfig,
+    augment_placement, augment_spec_of, config_for, total_steps, validate_config,
+)
+from recipes.training.distribute import distribute_options, is_chief, make_strategy
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "linear", "cosine")
-WEIGHT_DECAY_MODES = ("l2", "decoupled")
-PRECISIONS = ("off", "float16", "bfloat16")
-ES_POLICIES = ("none", "retrain", "continue")
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Every choice of a training run; field names match the command-line flags (``--batch-size`` …)."""
-
-    data_dir: str | None = None
-    cache_dir: str | None = None
-    model: str = "resnet20"
-    width: int | None = None
-    epochs: int = 30
-    batch_size: int = 128
-    optimizer: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    schedule: str = "linear"
-    final_lr_fraction: float = 0.01
-    weight_decay: float = 1e-4
-    weight_decay_mode: str = "l2"
-    label_smoothing: float = 0.0
-    dropout: float = 0.0
-    norm: str = "batch"
-    augment: str = "standard"
-    clipnorm: float | None = None
-    mixed_precision: str = "off"
-    jit: bool = False
-    seed: int = 0
-    deterministic: bool = True
-    train_limit: int | None = None
-    val_size: int = 0
-    output_dir: str = "runs/cifar10"
-    tensorboard: bool = True
-    verbose: str | int = "auto"
-    strategy: str = "default"
-    logical_cpus: int | None = None
-    collective_timeout: float = 300.0
-    early_stopping: bool = False  # the lecture's meta-algorithm (callbacks/early_stopping.py), needs val_size
-    patience: int = 5  # p, in evaluations
-    eval_every: int = 100  # n, steps between evaluations
-    policy: str = "none"  # after early stopping: keep θ* | retrain on all data (#1) | continue on all data (#2)
-    retrain_length: str = "steps"  # policy 1: i* steps, or the same number of epochs
-    max_extra_steps: int | None = None  # policy 2's bound (default max(i*, n))
+__all__ = ["TrainConfig", "config_for", "validate_config", "run_training", "build_optimizer", "build_network",
+           "UsageError", "WorkerFailure"]
 
 
 class UsageError(ValueError):
@@ -88,181 +53,464 @@ class WorkerFailure(RuntimeError):
     """A multi-worker job lost a worker (collective operations aborted or timed out)."""
 
 
-def _check(condition, message):
-    if not condition:
-        raise ValueError(message)
+# ------------------------------------------------------------------------------------------------------------
+# model, optimizer, loss
 
 
-def validate_config(cfg: TrainConfig):
-    """Raise ``ValueError`` naming the flag and its allowed range for the first bad field of ``cfg``."""
-    from augment.image_pipeline import AUGMENTATIONS
+def build_network(cfg: TrainConfig, splits, seed):
+    """The configured network from the registry, taking raw 0..255 images (standardized with μ_c, σ_c inside).
 
-    def is_int(v):
-        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+    ResNets get the kernel penalty λ‖w‖² (``--weight-decay-mode l2``), the dropout rate, the normalization; the
+    airbench net gets its frozen patch-whitening kernel from the first ``--whiten-images`` training images."""
+    keras.utils.set_random_seed(seed)
+    if cfg.model == "airbench":
+        from recipes.models.airbench import patch_whitening_kernel
 
-    _check(cfg.model in MODEL_NAMES, f"--model must be one of {', '.join(MODEL_NAMES)}; got {cfg.model!r}")
-    _check(cfg.width is None or (is_int(cfg.width) and cfg.width >= 1), f"--width must be an integer >= 1; got {cfg.width!r}")
-    _check(is_int(cfg.epochs) and cfg.epochs >= 1, f"--epochs must be an integer >= 1; got {cfg.epochs!r}")
-    _check(is_int(cfg.batch_size) and cfg.batch_size >= 1, f"--batch-size must be an integer >= 1; got {cfg.batch_size!r}")
-    _check(cfg.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}; got {cfg.optimizer!r}")
-    _check(math.isfinite(cfg.lr) and cfg.lr > 0, f"--lr must be a finite number > 0; got {cfg.lr!r}")
-    _check(0 <= cfg.momentum < 1, f"--momentum must be in [0, 1); got {cfg.momentum!r}")
-    _check(cfg.schedule in SCHEDULES, f"--schedule must be one of {', '.join(SCHEDULES)}; got {cfg.schedule!r}")
-    _check(0 <= cfg.final_lr_fraction <= 1, f"--final-lr-fraction must be in [0, 1]; got {cfg.final_lr_fraction!r}")
-    _check(math.isfinite(cfg.weight_decay) and cfg.weight_decay >= 0, f"--weight-decay must be >= 0; got {cfg.weight_decay!r}")
-    _check(cfg.weight_decay_mode in WEIGHT_DECAY_MODES,
-           f"--weight-decay-mode must be one of {', '.join(WEIGHT_DECAY_MODES)}; got {cfg.weight_decay_mode!r}")
-    _check(0 <= cfg.label_smoothing < 1, f"--label-smoothing must be in [0, 1); got {cfg.label_smoothing!r}")
-    _check(0 <= cfg.dropout < 1, f"--dropout must be in [0, 1); got {cfg.dropout!r}")
-    _check(cfg.norm in NORMS, f"--norm must be one of {', '.join(NORMS)}; got {cfg.norm!r}")
-    _check(cfg.augment in AUGMENTATIONS, f"--augment must be one of {', '.join(sorted(AUGMENTATIONS))}; got {cfg.augment!r}")
-    _check(cfg.clipnorm is None or (math.isfinite(cfg.clipnorm) and cfg.clipnorm > 0),
-           f"--clipnorm must be > 0; got {cfg.clipnorm!r}")
-    _check(cfg.mixed_precision in PRECISIONS, f"--mixed-precision must be one of {', '.join(PRECISIONS)}; got {cfg.mixed_precision!r}")
-    _check(is_int(cfg.seed) and 0 <= cfg.seed < 2**31, f"--seed must be an integer in [0, 2^31); got {cfg.seed!r}")
-    _check(cfg.train_limit is None or (is_int(cfg.train_limit) and cfg.train_limit >= 1),
-           f"--train-limit must be an integer >= 1; got {cfg.train_limit!r}")
-    _check(is_int(cfg.val_size) and cfg.val_size >= 0, f"--val-size must be an integer >= 0; got {cfg.val_size!r}")
-    _check(cfg.strategy in STRATEGIES, f"--strategy must be one of {', '.join(STRATEGIES)}; got {cfg.strategy!r}")
-    if cfg.strategy == "multiworker":
-        parse_tf_config()
-    _check(cfg.logical_cpus is None or (is_int(cfg.logical_cpus) and cfg.logical_cpus >= 1),
-           f"--logical-cpus must be an integer >= 1; got {cfg.logical_cpus!r}")
-    _check(cfg.collective_timeout > 0, f"--collective-timeout must be > 0; got {cfg.collective_timeout!r}")
-    _check(is_int(cfg.patience) and cfg.patience >= 1, f"--patience must be an integer >= 1; got {cfg.patience!r}")
-    _check(is_int(cfg.eval_every) and cfg.eval_every >= 1, f"--eval-every must be an integer >= 1; got {cfg.eval_every!r}")
-    _check(cfg.policy in ES_POLICIES, f"--policy must be one of {', '.join(ES_POLICIES)}; got {cfg.policy!r}")
-    _check(cfg.retrain_length in ("steps", "epochs"), f"--retrain-length must be steps or epochs; got {cfg.retrain_length!r}")
-    _check(cfg.max_extra_steps is None or (is_int(cfg.max_extra_steps) and cfg.max_extra_steps >= 1),
-           f"--max-extra-steps must be an integer >= 1; got {cfg.max_extra_steps!r}")
-    _check(not cfg.early_stopping or cfg.val_size > 0, "--early-stopping needs a validation set: --val-size > 0")
-    _check(not cfg.early_stopping or cfg.strategy == "default",
-           f"--early-stopping runs with --strategy default only; got {cfg.strategy!r}")
-    _check(cfg.policy == "none" or cfg.early_stopping, f"--policy {cfg.policy} needs --early-stopping")
-    _check(bool(cfg.output_dir), "--output-dir must be a non-empty path")
-    out = pathlib.Path(cfg.output_dir)
-    _check(not out.exists() or out.is_dir(), f"--output-dir {cfg.output_dir} exists and is not a folder")
-    _check(cfg.cache_dir is None or not pathlib.Path(cfg.cache_dir).exists() or pathlib.Path(cfg.cache_dir).is_dir(),
-           f"--cache-dir {cfg.cache_dir} exists and is not a folder")
-    _check(cfg.verbose in ("auto", 0, 1, 2, "0", "1", "2") and not isinstance(cfg.verbose, bool),
-           f"--verbose must be auto, 0, 1 or 2; got {cfg.verbose!r}")
-    if cfg.data_dir is not None:
-        _check(pathlib.Path(cfg.data_dir).is_dir(),
-               f"--data-dir {cfg.data_dir} does not exist or is not a folder "
-               "(expected DIR/train/<class>/*.png and DIR/test/<class>/*.png)")
-
-
-def prepare_data(cfg: TrainConfig):
-    """Load CIFAR-10, apply ``train_limit`` and the subtrain/validation split; check labels and batch size."""
-    (x_train, y_train), (x_test, y_test) = cifar10.load_cifar10(cfg.data_dir, cache_dir=cfg.cache_dir)
-    if cfg.train_limit is not None:
-        x_train, y_train = x_train[: cfg.train_limit], y_train[: cfg.train_limit]
-    num_classes = 10
-    for name, x in (("training", x_train), ("test", x_test)):
-        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():  # uint8 images cannot hold NaN
-            bad = int(np.flatnonzero(~np.isfinite(x.reshape(len(x), -1)).all(axis=1))[0])
-            raise ValueError(f"{name} images contain NaN or inf values (first in image {bad})")
-    for name, y in (("training", y_train), ("test", y_test)):
-        if y.size and (y.min() < 0 or y.max() >= num_classes):
-            raise ValueError(f"{name} labels must lie in [0, {num_classes}); found {int(y.min())}..{int(y.max())}")
-    _check(cfg.val_size < len(y_train), f"--val-size must be < the number of training images ({len(y_train)}); got {cfg.val_size}")
-    if cfg.val_size:
-        (x_sub, y_sub), (x_val, y_val) = cifar10.split_train_val(x_train, y_train, cfg.val_size, seed=cfg.seed)
-    else:
-        (x_sub, y_sub), (x_val, y_val) = (x_train, y_train), (x_train[:0], y_train[:0])
-    _check(cfg.batch_size <= len(x_sub),
-           f"--batch-size must be <= the number of training images ({len(x_sub)}); got {cfg.batch_size}")
-    return (x_sub, y_sub), (x_val, y_val), (x_test, y_test)
-
-
-def make_optimizer(cfg: TrainConfig, total_steps: int):
-    """The optimizer with its schedule ε_k: constant ε₀, the lecture's linear decay to ε₀·final_lr_fraction
-    over all ``total_steps`` (``LinearDecay``), or cosine decay to the same floor."""
-    if cfg.schedule == "constant":
-        lr = cfg.lr
-    elif cfg.schedule == "linear":
-        lr = LinearDecay(cfg.lr, cfg.lr * cfg.final_lr_fraction, max(1, total_steps))
-    else:
-        lr = keras.optimizers.schedules.CosineDecay(cfg.lr, max(1, total_steps), alpha=cfg.final_lr_fraction)
-    common = {"learning_rate": lr}
-    if cfg.clipnorm is not None:
-        common["global_clipnorm"] = cfg.clipnorm
-    if cfg.weight_decay_mode == "decoupled" and cfg.weight_decay > 0:
-        common["weight_decay"] = cfg.weight_decay
-    if cfg.optimizer == "sgd":
-        opt = keras.optimizers.SGD(momentum=cfg.momentum, nesterov=cfg.nesterov, **common)
-    elif cfg.optimizer == "adam":
-        opt = keras.optimizers.Adam(**common)
-    elif cfg.optimizer == "adamw":
-        common.setdefault("weight_decay", 0.0)
-        opt = keras.optimizers.AdamW(**common)
-    else:
-        opt = keras.optimizers.RMSprop(momentum=cfg.momentum, **common)
-    if "weight_decay" in common:
-        # Decoupled weight decay w ← w − ε·λ·w on kernels only: never biases or normalization γ, β.
-        opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    return opt
-
-
-def build_model(cfg: TrainConfig, mean, std):
+        kernel = None
+        if cfg.whiten:
+            x = splits.train[0][: cfg.whiten_images].astype("float64")
+            kernel = patch_whitening_kernel((x - splits.mean) / splits.std, 2, cfg.whiten_eps)
+        return build_model("airbench", widths=tuple(cfg.widths), num_classes=splits.num_classes,
+                           input_shape=tuple(splits.train[0].shape[1:]), mean=splits.mean, std=splits.std,
+                           whitening_kernel=kernel)
     regularizer = None
     if cfg.weight_decay_mode == "l2" and cfg.weight_decay > 0:
         regularizer = keras.regularizers.L2(cfg.weight_decay)
-    return build_resnet(cfg.model, width=cfg.width, num_classes=10, kernel_regularizer=regularizer,
-                        dropout_rate=cfg.dropout, norm=cfg.norm, mean=mean, std=std, seed=cfg.seed)
+    return build_model(cfg.model, width=cfg.width, num_classes=splits.num_classes,
+                       input_shape=tuple(splits.train[0].shape[1:]), kernel_regularizer=regularizer,
+                       dropout_rate=cfg.dropout, norm=cfg.norm, mean=splits.mean, std=splits.std, seed=seed)
 
 
-def fit_with_early_stopping(cfg: TrainConfig, new_model, subtrain, valid, callbacks):
+def learning_rate_schedule(cfg: TrainConfig, steps: int, steps_per_epoch: int):
+    """ε_k: constant ε₀; the lecture's linear decay ε_k = (1 − k/τ)ε₀ + (k/τ)ε_τ with ε_τ = ε₀·final_lr_fraction
+    (after a linear warm-up over ``warmup_epochs`` when given); or cosine decay to the same floor."""
+    from recipes.optimization.schedules import LinearDecay
+    from recipes.optimization.warmup_schedule import WarmupLinearDecay
+
+    final = cfg.lr * cfg.final_lr_fraction
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if cfg.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(cfg.lr, max(1, steps), alpha=cfg.final_lr_fraction)
+    warmup = min(int(round(cfg.warmup_epochs * steps_per_epoch)), steps - 1)
+    if warmup > 0:
+        return WarmupLinearDecay(cfg.lr, final, steps, warmup_steps=warmup)
+    return LinearDecay(cfg.lr, final, max(1, steps))
+
+
+def build_optimizer(cfg: TrainConfig, steps: int, steps_per_epoch: int):
+    """The one optimizer builder: ``--optimizer`` with the schedule ε_k, decoupled weight decay w ← w − ε_k λ w
+    (``--weight-decay-mode decoupled``; biases and normalization excluded by
+    ``recipes.regularizers.penalties.decoupled_weight_decay_optimizer``) and gradient clipping
+    g ← α·g/‖g‖ (``--clipnorm``, ``recipes.optimization.gradient_clipping.clipping_arguments``)."""
+    from recipes.optimization.gradient_clipping import clipping_arguments
+    from recipes.regularizers.penalties import decoupled_weight_decay_optimizer
+
+    kwargs = dict(clipping_arguments(cfg.clipnorm))
+    if cfg.optimizer == "sgd":
+        kwargs.update(momentum=cfg.momentum, nesterov=cfg.nesterov)
+    elif cfg.optimizer == "rmsprop":
+        kwargs.update(momentum=cfg.momentum)
+    decay = cfg.weight_decay if cfg.weight_decay_mode == "decoupled" else 0.0
+    exclude = () if decay == 0 else ("bias", "gamma", "beta")
+    return decoupled_weight_decay_optimizer(cfg.optimizer, learning_rate_schedule(cfg, steps, steps_per_epoch),
+                                            weight_decay=decay if decay or cfg.optimizer == "adamw" else None,
+                                            exclude_names=exclude, **kwargs)
+
+
+def build_loss(cfg: TrainConfig, one_hot: bool):
+    """Cross-entropy on the logits with label smoothing ỹ = (1 − ε)y + ε/K: against one-hot rows when the
+    augmentation mixes labels, else against the integer labels the loaders return (so a saved model evaluates
+    with them)."""
+    if one_hot:
+        return (keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+                [keras.metrics.CategoricalAccuracy(name="accuracy")])
+    if cfg.label_smoothing:
+        from recipes.regularizers.noise_robustness import SparseCategoricalCrossentropyWithSmoothing
+
+        loss = SparseCategoricalCrossentropyWithSmoothing(cfg.label_smoothing, from_logits=True)
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return loss, [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# evaluation
+
+
+def tta_model(network, level):
+    """A Keras model computing the test-time-augmented logits of ``network`` (``recipes.training.tta``)."""
+    from recipes.training.tta import tta_logits
+
+    if level == 0:
+        return network
+    inputs = keras.Input(network.input_shape[1:], name="image")
+    outputs = tta_logits(lambda z: network(z, training=False), inputs, level)
+    return keras.Model(inputs, outputs, name=f"{network.name}_tta{level}")
+
+
+def evaluate(model, x, y, batch_size):
+    """(accuracy, mean cross-entropy) of ``model``'s logits on (x, y), integer labels; no label smoothing."""
+    logits = np.asarray(model.predict(x.astype("float32"), batch_size=batch_size, verbose=0), dtype=np.float64)
+    z = logits - logits.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    y = np.asarray(y).astype(int)
+    return float(np.mean(logits.argmax(axis=1) == y)), float(-np.mean(log_p[np.arange(len(y)), y]))
+
+
+class _HoldOutEvaluation(keras.callbacks.Callback):
+    """At each epoch end, evaluates the network (with the averaged weights when averaging) on the validation set
+    (``val_loss``/``val_accuracy`` in the logs, so the history has them) and, with ``--eval-every-epoch``, on the
+    test set with TTA (``test_accuracy``), recording when ``--target`` was first reached."""
+
+    def __init__(self, network, val, test, tta_net, batch_size, timer, target, averaging=None):
+        super().__init__()
+        self.network, self.val, self.test, self.tta_net = network, val, test, tta_net
+        self.batch_size, self.timer, self.target, self.averaging = batch_size, timer, target, averaging
+        self.time_to_target = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (self.val is None and self.test is None):
+            return
+        with (self.averaging.swapped_in() if self.averaging is not None else _nothing()):
+            if self.val is not None:
+                logs["val_accuracy"], logs["val_loss"] = evaluate(self.network, *self.val, self.batch_size)
+            if self.test is not None:
+                logs["test_accuracy"] = evaluate(self.tta_net, *self.test, self.batch_size)[0]
+                if self.time_to_target is None and logs["test_accuracy"] >= self.target:
+                    self.time_to_target = self.timer.train_s
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Wall-clock of the training steps alone: from an epoch's first step to the end of its last (the logs are
+    materialized at the epoch's end, which waits for the device), summed over epochs; evaluation excluded.
+    Also adds ``lr`` (ε_k at the epoch's end) and ``images_per_second`` to the epoch's logs."""
+
+    def __init__(self, batch_size, epochs=None):
+        super().__init__()
+        self.batch_size, self.epochs = batch_size, epochs
+        self.train_s, self.steps = 0.0, 0
+        self._t0 = None
+        self._batches = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0, self._batches = None, 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._t0 is None:
+            self._t0 = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batches += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            for v in logs.values():  # materialize: waits for the device's last step
+                float(np.asarray(v))
+        seconds = time.perf_counter() - self._t0 if self._t0 is not None else 0.0
+        self.train_s += seconds
+        self.steps += self._batches
+        if logs is not None:
+            logs["images_per_second"] = self._batches * self.batch_size / max(seconds, 1e-9)
+            logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+            logs["train_seconds"] = self.train_s
+
+    def print_line(self, epoch, logs):
+        keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy", "test_accuracy") if k in logs]
+        parts = [f"{k} {logs[k]:.4f}" for k in keys]
+        print(f"Epoch {epoch + 1}/{self.epochs}: " + ", ".join(parts)
+              + f", lr {logs['lr']:.4g}, {logs['images_per_second']:.0f} img/s, train {self.train_s:.1f} s",
+              flush=True)
+
+
+class _EpochLine(keras.callbacks.Callback):
+    """One line per epoch (for logs that are not a terminal), after every other callback filled the logs."""
+
+    def __init__(self, timer):
+        super().__init__()
+        self.timer = timer
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.timer.print_line(epoch, logs or {})
+
+
+# ------------------------------------------------------------------------------------------------------------
+# data sources
+
+
+def _train_source(cfg, spec, placement, splits, seed, start_epoch, fit_epochs, steps_per_epoch):
+    """(training batches for ``fit``, whether labels are one-hot). ``data``: the tf.data pipeline, augmented there;
+    ``device``: raw uint8 batches with image ids and the step, augmented by ``AugmentOnDevice`` in the model."""
+    x, y = splits.train
+    if placement == "data":
+        from augment.image_pipeline import make_train_dataset
+
+        ds, _ = make_train_dataset(x, y, cfg.batch_size, num_classes=splits.num_classes, augment=spec, seed=seed,
+                                   start_epoch=start_epoch, epochs=fit_epochs, one_hot=spec.mixes_labels)
+        if cfg.strategy == "multiworker":
+            ds = ds.with_options(distribute_options())
+        return ds, spec.mixes_labels
+    from augment.device_batches import TrainBatches
+
+    return TrainBatches(x, y, cfg.batch_size, seed=seed, start_epoch=start_epoch), False
+
+
+def _device_model(network, spec, seed, steps_per_epoch, image_shape):
+    """``network`` behind ``AugmentOnDevice``: inputs {"images", "ids", "step"} → augmented images → logits."""
+    from augment.device_batches import AugmentOnDevice
+
+    inputs = {"images": keras.Input(image_shape, dtype="uint8", name="images"),
+              "ids": keras.Input((), dtype="int32", name="ids"),
+              "step": keras.Input((), dtype="int32", name="step")}
+    images = AugmentOnDevice(spec, seed=seed, steps_per_epoch=steps_per_epoch, name="augment_on_device")(inputs)
+    return keras.Model(inputs, network(images), name=f"{network.name}_training")
+
+
+def _warm_up(train_model, source, placement, tta_net, x_eval, batch_size):
+    """Compile the training step and the evaluation once, on a throwaway copy of the state; returns seconds.
+
+    The step runs on the run's first real batch (same shapes, so ``fit`` reuses the compiled function) and every
+    variable (weights, optimizer slots, seed states) is put back afterwards: the run is the one it would have been.
+    """
+    variables = train_model.variables + train_model.optimizer.variables
+    snapshot = [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
+    start = time.perf_counter()
+    if placement == "data":
+        batch = next(iter(source))
+    else:
+        batch = source[0]
+    train_model.train_on_batch(*batch)
+    run_backend.sync(train_model.trainable_variables[0])
+    tta_net.predict(x_eval[: min(batch_size, len(x_eval))].astype("float32"), batch_size=batch_size, verbose=0)
+    seconds = time.perf_counter() - start
+    for v, value in zip(variables, snapshot):
+        v.assign(value)
+    train_model.reset_metrics()
+    return seconds
+
+
+# ------------------------------------------------------------------------------------------------------------
+# the run
+
+
+def run_training(cfg: TrainConfig, extra_callbacks=(), log=print):
+    """Train as configured, for seeds ``seed … seed + seeds − 1``; write the run folder(s); return the summary
+    (``test_accuracy`` = the mean over seeds, ``runs`` = every seed's metrics)."""
+    try:
+        validate_config(cfg)
+        strategy = None
+        if cfg.strategy != "default" or cfg.logical_cpus:
+            strategy = make_strategy(cfg.strategy, cfg.logical_cpus, cfg.collective_timeout)
+        splits = prepare_cifar10(cfg.data_dir, cfg.cache_dir, cfg.train_limit, cfg.val_size, cfg.test_limit,
+                                 seed=cfg.seed)
+        n = len(splits.train[1])
+        if cfg.batch_size > n:
+            raise ValueError(f"--batch-size must be <= the number of training images ({n}), got {cfg.batch_size}")
+        replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+        if cfg.batch_size % replicas:
+            raise ValueError(f"--batch-size (the global batch) must be divisible by the {replicas} replicas, "
+                             f"got {cfg.batch_size}")
+    except (ValueError, FileNotFoundError, DataUnavailableError) as err:
+        raise UsageError(str(err)) from err
+    precision = run_backend.resolve_precision(cfg.mixed_precision)
+    log(f"recipe={cfg.recipe} backend={keras.backend.backend()} precision={precision} jit={cfg.jit} "
+        f"model={cfg.model} augment={cfg.augment} on {augment_placement(cfg)} train={len(splits.train[1])} "
+        f"val={len(splits.val[1])} test={len(splits.test[1])} batch={cfg.batch_size} epochs={cfg.epochs:g} "
+        f"data={splits.source}")
+    runs = []
+    for k in range(cfg.seeds):
+        seed = cfg.seed + k
+        out = None
+        if cfg.output_dir is not None:
+            out = pathlib.Path(cfg.output_dir) if cfg.seeds == 1 else pathlib.Path(cfg.output_dir) / f"seed{seed}"
+        if cfg.seeds > 1:
+            log(f"seed {seed}:")
+        runs.append(run_seed(cfg, splits, seed, out, strategy, extra_callbacks, log))
+    summary = run_folder.summarize(cfg, runs, precision)
+    if cfg.output_dir is not None and is_chief():
+        run_folder.write_summary(pathlib.Path(cfg.output_dir), cfg, runs, summary)
+    return summary
+
+
+def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks=(), log=print):
+    """One seed's run (see the module docstring); returns its metrics dict."""
+    keras.utils.set_random_seed(seed)
+    run_backend.set_determinism(cfg.deterministic)
+    spec = augment_spec_of(cfg)
+    placement = augment_placement(cfg, spec)
+    precision = run_backend.resolve_precision(cfg.mixed_precision)
+    x_train = splits.train[0]
+    steps_per_epoch, steps, fit_epochs = total_steps(cfg, len(x_train))
+    chief = is_chief()
+    backup_dir = out / "backup" if out is not None else None
+    start_epoch = 0
+    if backup_dir is not None and not cfg.early_stopping:
+        start_epoch = run_folder.completed_epochs(backup_dir)
+        if start_epoch >= fit_epochs:
+            start_epoch = 0  # a stale backup from a longer run: start afresh
+    source, one_hot = _train_source(cfg, spec, placement, splits, seed, start_epoch, fit_epochs, steps_per_epoch)
+
+    def new_model():
+        """(training model, network): compiled, with freshly initialized θ (early-stopping policy 1 calls it
+        again)."""
+        with run_backend.precision_policy(precision), (strategy.scope() if strategy is not None else _nothing()):
+            network = build_network(cfg, splits, seed)
+            train_model = network
+            if placement == "device":
+                train_model = _device_model(network, spec, seed, steps_per_epoch, tuple(x_train.shape[1:]))
+            optimizer = build_optimizer(cfg, steps, steps_per_epoch)
+            if precision == "float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=cfg.loss_scale)
+            loss, metrics = build_loss(cfg, one_hot)
+            train_model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=cfg.jit)
+            if train_model is not network:
+                network.compile(optimizer=optimizer, loss=build_loss(cfg, False)[0],
+                                metrics=build_loss(cfg, False)[1], jit_compile=cfg.jit)
+        if cfg.strategy == "multiworker":
+            from augment.image_pipeline import make_eval_dataset
+
+            _build_for_multiworker(train_model, strategy, make_eval_dataset(x_train[:2], splits.train[1][:2]))
+        return train_model, network
+
+    timer = _EpochTimer(cfg.batch_size, epochs=fit_epochs)
+    callbacks = [timer]
+    if cfg.early_stopping:
+        train_model = network = None
+    else:
+        train_model, network = new_model()
+    averaging = None
+    if cfg.averaging != "none" and not cfg.early_stopping:
+        from recipes.optimization.weight_averaging import WeightAveraging, WeightAveragingCallback
+
+        averaging = WeightAveragingCallback(WeightAveraging(cfg.averaging, cfg.averaging_decay, cfg.averaging_every,
+                                                            warmup_power=3.0, total_steps=steps))
+        callbacks.append(averaging)
+    tta_net = tta_model(network, cfg.tta) if network is not None else None
+    val = splits.val if len(splits.val[1]) else None
+    if not cfg.early_stopping:
+        callbacks.append(_HoldOutEvaluation(network, val, splits.test if cfg.eval_every_epoch else None, tta_net,
+                                            cfg.eval_batch_size, timer, cfg.target, averaging))
+    if steps < fit_epochs * steps_per_epoch:  # a fractional last epoch, or --max-steps
+        from callbacks.early_stopping import StopAtStep
+
+        callbacks.append(StopAtStep(steps - start_epoch * steps_per_epoch))
+    verbose, own_line = run_backend.keras_verbosity(cfg.verbose)
+    callbacks.extend(extra_callbacks)
+    csv_path = out / "history.csv" if out is not None else None
+    if out is not None and chief:
+        out.mkdir(parents=True, exist_ok=True)
+        run_folder.write_config(out, cfg, seed)
+        run_folder.trim_history(csv_path, start_epoch)
+        callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0 or cfg.early_stopping))
+        if cfg.tensorboard and keras.backend.backend() == "tensorflow":
+            callbacks.append(keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"))
+    if own_line:
+        callbacks.append(_EpochLine(timer))
+    # The backup commits an epoch last, after its history row is written: a run killed in between finds the row
+    # of an uncommitted epoch, which trim_history drops on the rerun, never a committed epoch without its row.
+    # An early-stopping run is not resumable: no backup (the callback's θ*, i*, curve are not in it).
+    if backup_dir is not None and not cfg.early_stopping:
+        callbacks.append(AtomicBackupAndRestore(str(backup_dir), write=chief))
+    if start_epoch:
+        log(f"Resuming from {backup_dir}: {start_epoch} of {fit_epochs} epochs done")
+
+    compile_s = 0.0
+    es = None
+    try:
+        if cfg.early_stopping:
+            es = _fit_with_early_stopping(cfg, spec, new_model, splits, seed, callbacks, verbose)
+            train_model, network = es.model, es.model
+            tta_net = tta_model(network, cfg.tta)
+        else:
+            if keras.backend.backend() in ("tensorflow", "jax") and strategy is None:
+                compile_s = _warm_up(train_model, source, placement, tta_net, splits.test[0], cfg.eval_batch_size)
+            train_model.fit(source, epochs=fit_epochs, steps_per_epoch=steps_per_epoch if placement == "data" else None,
+                            callbacks=callbacks, verbose=verbose, shuffle=False)
+    except Exception as err:
+        if cfg.strategy != "multiworker" or type(err).__module__.split(".")[0] != "tensorflow":
+            raise
+        done = run_folder.completed_epochs(backup_dir)
+        raise WorkerFailure(
+            f"a worker of the multi-worker job failed or became unreachable ({type(err).__name__}: "
+            f"{str(err).strip().splitlines()[0]}). The last committed checkpoint is epoch {done} of "
+            f"{fit_epochs} in {backup_dir}; rerun every worker with the same --output-dir to resume from it."
+        ) from err
+
+    if averaging is not None:
+        averaging.assign_average()  # evaluate and save θ̄
+    t_eval = time.perf_counter()
+    test_accuracy, test_loss = evaluate(tta_net, *splits.test, cfg.eval_batch_size)
+    eval_s = time.perf_counter() - t_eval
+    history = run_folder.read_history(csv_path) if csv_path is not None and csv_path.exists() else {}
+    steps_run = timer.steps if not cfg.early_stopping else (es.es_steps + (es.retrain_steps or 0)
+                                                            + (es.extra_steps or 0))
+    train_s = timer.train_s
+    time_to_target = None
+    for cb in callbacks:
+        if isinstance(cb, _HoldOutEvaluation):
+            time_to_target = cb.time_to_target
+    if time_to_target is None and not cfg.eval_every_epoch and test_accuracy >= cfg.target:
+        time_to_target = train_s  # reached by the end; no per-epoch evaluation to say when
+    losses = history.get("loss", [])
+    metrics = {
+        "seed": seed,
+        "test_accuracy": test_accuracy,
+        "test_loss": test_loss,
+        "test_examples": int(len(splits.test[1])),
+        "train_examples": int(len(splits.train[1]) + (len(splits.val[1]) if es is not None and cfg.policy != "none"
+                                                       else 0)),
+        "parameters": int(network.count_params()),
+        "steps": int(steps_run),
+        "train_s": round(train_s, 3),
+        "compile_s": round(compile_s, 3),
+        "eval_s": round(eval_s, 3),
+        "images_per_s": round(steps_run * cfg.batch_size / max(train_s, 1e-9), 1),
+        "time_to_target_s": None if time_to_target is None else round(time_to_target, 3),
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+        # the names of version 0.1
+        "train_seconds_this_run": round(train_s, 2),
+        "images_per_second": round(steps_run * cfg.batch_size / max(train_s, 1e-9), 1),
+    }
+    if es is not None:
+        metrics["early_stopping"] = es.summary()
+    log(f"seed {seed}: test_accuracy {test_accuracy:.4f} (tta {cfg.tta}), {steps_run} steps in {train_s:.1f} s "
+        f"({metrics['images_per_s']:.0f} img/s), compile {compile_s:.1f} s")
+    if out is not None and chief:
+        run_folder.write_results(out, network, history, metrics, es)
+    metrics["model"] = network
+    return metrics
+
+
+def _fit_with_early_stopping(cfg, spec, new_model, splits, seed, callbacks, verbose):
     """``--early-stopping``: the lecture's meta-algorithm on (subtrain, valid), evaluating every ``--eval-every``
-    steps with patience ``--patience``, then ``--policy`` (recipes/early_stopping/policies.py). Returns its
+    steps with patience ``--patience``, then ``--policy`` (``recipes.early_stopping.policies``). Returns its
     ``EarlyStoppingResult`` (``.model`` is the final model)."""
     from augment.image_pipeline import make_eval_dataset, make_train_dataset
     from recipes.early_stopping.policies import train_with_early_stopping
 
-    def make_dataset(x, y, seed, epochs):
-        return make_train_dataset(x, y, cfg.batch_size, augment=cfg.augment, seed=seed, epochs=epochs)[0]
+    def make_dataset(x, y, data_seed, epochs):
+        return make_train_dataset(x, y, cfg.batch_size, augment=spec, seed=data_seed, epochs=epochs,
+                                  one_hot=spec.mixes_labels)[0]
+
+    def make_eval(x, y):
+        return make_eval_dataset(x, y, one_hot=spec.mixes_labels)
 
     return train_with_early_stopping(
-        new_model, subtrain, valid, policy=cfg.policy, eval_every=cfg.eval_every, patience=cfg.patience,
-        batch_size=cfg.batch_size, max_epochs=cfg.epochs, retrain_length=cfg.retrain_length,
-        max_extra_steps=cfg.max_extra_steps, make_dataset=make_dataset, make_eval_dataset=make_eval_dataset,
-        drop_remainder=True, callbacks=callbacks, fit_kwargs={"verbose": cfg.verbose, "shuffle": False},
-        seed=cfg.seed, verbose=1,
+        lambda: new_model()[0], splits.train, splits.val, policy=cfg.policy, eval_every=cfg.eval_every,
+        patience=cfg.patience, batch_size=cfg.batch_size, max_epochs=math.ceil(cfg.epochs),
+        retrain_length=cfg.retrain_length, max_extra_steps=cfg.max_extra_steps, make_dataset=make_dataset,
+        make_eval_dataset=make_eval, drop_remainder=True, callbacks=callbacks,
+        fit_kwargs={"verbose": verbose, "shuffle": False}, seed=seed, verbose=1,
     )
-
-
-def _completed_epochs(backup_dir: pathlib.Path) -> int:
-    meta = backup_dir / "training_metadata.json"
-    if not meta.exists():
-        return 0
-    try:
-        return int(json.loads(meta.read_text())["epoch"])
-    except (ValueError, KeyError, OSError):
-        return 0
-
-
-def _trim_history(csv_path: pathlib.Path, keep_epochs: int):
-    """Keep the rows of epochs < keep_epochs, so a resumed run appends without duplicates."""
-    if not csv_path.exists():
-        return
-    with open(csv_path, newline="") as f:
-        rows = list(csv.reader(f))
-    if not rows:
-        return
-    header, body = rows[0], [r for r in rows[1:] if r and int(r[0]) < keep_epochs]
-    with open(csv_path, "w", newline="") as f:
-        csv.writer(f).writerows([header] + body)
-
-
-def _read_history(csv_path: pathlib.Path):
-    with open(csv_path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    history = {}
-    for key in rows[0].keys() if rows else []:
-        values = [float("nan") if r[key] in ("", "NA") else float(r[key]) for r in rows]
-        if not all(math.isnan(v) for v in values):  # CSVLogger writes NA for absent validation metrics
-            history[key] = values
-    return history
 
 
 def _build_for_multiworker(model, strategy, local_batches):
@@ -277,123 +525,21 @@ def _build_for_multiworker(model, strategy, local_batches):
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
 
 
-def run_training(cfg: TrainConfig, extra_callbacks=()):
-    """Train as configured; write ``model.keras``, ``history.csv``/``history.json``, ``metrics.json`` and
-    TensorBoard logs to ``output_dir``; return the metrics dict (``test_accuracy``, ``test_loss``, …)."""
-    try:
-        validate_config(cfg)
-        strategy = make_strategy(cfg.strategy, cfg.logical_cpus, cfg.collective_timeout)
-        data = prepare_data(cfg)
-        replicas = strategy.num_replicas_in_sync
-        _check(cfg.batch_size % replicas == 0,
-               f"--batch-size (the global batch) must be divisible by the {replicas} replicas; got {cfg.batch_size}")
-    except (ValueError, FileNotFoundError, cifar10.DataUnavailableError) as err:
-        raise UsageError(str(err)) from err
-    (x_sub, y_sub), (x_val, y_val), (x_test, y_test) = data
-    keras.utils.set_random_seed(cfg.seed)
-    if cfg.deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+def print_summary(summary, log=print):
+    """The per-seed table and the mean ± standard deviation over seeds."""
+    keys = ("seed", "test_accuracy", "train_s", "compile_s", "eval_s", "images_per_s", "time_to_target_s",
+            "first_loss", "last_loss", "steps")
+    log("\n" + " | ".join(f"{k:>16}" for k in keys))
+    for r in summary["runs"]:
+        log(" | ".join(f"{_fmt(r.get(k)):>16}" for k in keys))
+    log(f"\nmean over {summary['seeds']} seed(s): test accuracy {summary['test_accuracy_mean']:.4f} ± "
+        f"{summary['test_accuracy_std']:.4f}, train {summary['train_s_mean']:.2f} ± {summary['train_s_std']:.2f} s, "
+        f"{summary['images_per_s_mean']:.0f} img/s, compile {summary['compile_s_mean']:.1f} s, "
+        f"reached {summary['target']:.2%}: {summary['reached_target']}")
 
-        tf.config.experimental.enable_op_determinism()
-    from augment.image_pipeline import make_eval_dataset, make_train_dataset
 
-    mean, std = cifar10.channel_mean_std(x_sub)
+def _fmt(v):
+    if v is None:
+        return "-"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
 
-    chief = is_chief()
-    out = pathlib.Path(cfg.output_dir)
-    backup_dir = out / "backup"  # every worker restores from the chief's backup; only the chief writes
-    start_epoch = 0 if cfg.early_stopping else _completed_epochs(backup_dir)  # early stopping does not resume
-    if start_epoch >= cfg.epochs:
-        start_epoch = 0  # a stale backup from a longer run: start afresh
-    train_ds, steps = make_train_dataset(x_sub, y_sub, cfg.batch_size, augment=cfg.augment, seed=cfg.seed,
-                                         start_epoch=start_epoch, epochs=cfg.epochs)
-    val_ds = make_eval_dataset(x_val, y_val) if len(x_val) else None
-    test_ds = make_eval_dataset(x_test, y_test)
-    if cfg.strategy == "multiworker":
-        train_ds, test_ds = train_ds.with_options(distribute_options()), test_ds.with_options(distribute_options())
-        val_ds = val_ds.with_options(distribute_options()) if val_ds is not None else None
-
-    def new_model():
-        """A compiled model with freshly initialized θ (early-stopping policy 1 calls it a second time)."""
-        if cfg.mixed_precision != "off":
-            keras.mixed_precision.set_global_policy(f"mixed_{cfg.mixed_precision}")
-        try:
-            with strategy.scope():
-                model = build_model(cfg, mean, std)
-                model.compile(
-                    optimizer=make_optimizer(cfg, cfg.epochs * steps),
-                    loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
-                    metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-                    jit_compile=cfg.jit,
-                )
-            if cfg.strategy == "multiworker":
-                _build_for_multiworker(model, strategy, make_eval_dataset(x_sub[:2], y_sub[:2]))
-        finally:
-            keras.mixed_precision.set_global_policy("float32")
-        return model
-
-    model = None if cfg.early_stopping else new_model()  # early stopping builds its own (twice for policy 1)
-    callbacks = list(extra_callbacks)
-    csv_path = out / "history.csv"
-    if chief:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
-        _trim_history(csv_path, start_epoch)
-        callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0 or cfg.early_stopping))
-    if cfg.tensorboard and chief:
-        try:
-            import tensorflow  # noqa: F401  (the TensorBoard callback writes with tf.summary)
-
-            callbacks.append(keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"))
-        except ImportError:
-            pass
-    # The backup commits an epoch last, after its history row is written: a run killed in between finds the row
-    # of an uncommitted epoch, which _trim_history drops on the rerun, never a committed epoch without its row.
-    # An early-stopping run is not resumable: no backup (the callback's θ*, i*, curve are not in it).
-    if not cfg.early_stopping:
-        callbacks.append(AtomicBackupAndRestore(str(backup_dir), write=chief))
-    if start_epoch:
-        print(f"Resuming from {backup_dir}: {start_epoch} of {cfg.epochs} epochs done", flush=True)
-    started = time.time()
-    es = None
-    try:
-        if cfg.early_stopping:
-            es = fit_with_early_stopping(cfg, new_model, (x_sub, y_sub), (x_val, y_val), callbacks)
-            model = es.model
-            steps_run = es.es_steps + (es.retrain_steps or 0) + (es.extra_steps or 0)
-        else:
-            model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=steps, validation_data=val_ds,
-                      callbacks=callbacks, verbose=cfg.verbose, shuffle=False)
-            steps_run = (cfg.epochs - start_epoch) * steps
-    except Exception as err:
-        if cfg.strategy != "multiworker" or type(err).__module__.split(".")[0] != "tensorflow":
-            raise
-        done = _completed_epochs(backup_dir)
-        raise WorkerFailure(
-            f"a worker of the multi-worker job failed or became unreachable ({type(err).__name__}: "
-            f"{str(err).strip().splitlines()[0]}). The last committed checkpoint is epoch {done} of "
-            f"{cfg.epochs} in {backup_dir}; rerun every worker with the same --output-dir to resume from it."
-        ) from err
-    train_seconds = time.time() - started
-
-    test_loss, test_accuracy = model.evaluate(test_ds, verbose=0)[:2]
-    metrics = {
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "test_examples": int(len(x_test)),
-        "train_examples": int(len(x_sub) + (len(x_val) if es is not None and cfg.policy != "none" else 0)),
-        "parameters": int(model.count_params()),
-        "train_seconds_this_run": round(train_seconds, 2),
-        "images_per_second": round(steps_run * cfg.batch_size / max(train_seconds, 1e-9), 1),
-    }
-    if es is not None:
-        metrics["early_stopping"] = es.summary()
-    if chief:
-        model.save(out / "model.keras")
-        (out / "history.json").write_text(json.dumps(_read_history(csv_path), indent=1))
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        if es is not None:
-            (out / "early_stopping.json").write_text(json.dumps(
-                {**es.summary(), "curve_steps": es.curve_steps, "curve_values": es.curve_values,
-                 "continue_steps": es.continue_steps, "continue_values": es.continue_values}, indent=1))
-    return metrics
