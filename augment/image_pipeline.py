@@ -161,11 +161,16 @@ def make_train_dataset(x, y, batch_size, num_classes=10, augment="standard", see
     return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
-def make_eval_dataset(x, y, batch_size=1000, num_classes=10):
-    """Un-augmented batches (float32 images in 0..255, one-hot labels), in order, last batch kept."""
+def make_eval_dataset(x, y, batch_size=1000, num_classes=10, one_hot=True):
+    """Un-augmented batches (float32 images in 0..255; one-hot float32 labels, or int32 labels with
+    ``one_hot=False``), in order, last batch kept."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if not isinstance(one_hot, bool):
+        raise TypeError(f"one_hot must be True or False, got {one_hot!r}")
     x = _check_finite_images(x)
     labels = _as_one_hot(y, num_classes)
+    if not one_hot:
+        labels = np.argmax(labels, axis=1).astype(np.int32)
     ds = tf.data.Dataset.from_tensor_slices((np.asarray(x), labels)).batch(batch_size)
     return ds.map(lambda a, b: (tf.cast(a, tf.float32), b)).prefetch(tf.data.AUTOTUNE)

@@ -114,8 +114,7 @@ def build_optimizer(cfg: TrainConfig, steps: int, steps_per_epoch: int):
     decay = cfg.weight_decay if cfg.weight_decay_mode == "decoupled" else 0.0
     exclude = () if decay == 0 else ("bias", "gamma", "beta")
     return decoupled_weight_decay_optimizer(cfg.optimizer, learning_rate_schedule(cfg, steps, steps_per_epoch),
-                                            weight_decay=decay if decay or cfg.optimizer == "adamw" else None,
-                                            exclude_names=exclude, **kwargs)
+                                            weight_decay=decay, exclude_names=exclude, **kwargs)
 
 
 def build_loss(cfg: TrainConfig, one_hot: bool):
@@ -277,17 +276,14 @@ def _device_model(network, spec, seed, steps_per_epoch, image_shape):
 def _warm_up(train_model, source, placement, tta_net, x_eval, batch_size):
     """Compile the training step and the evaluation once, on a throwaway copy of the state; returns seconds.
 
-    The step runs on the run's first real batch (same shapes, so ``fit`` reuses the compiled function) and every
-    variable (weights, optimizer slots, seed states) is put back afterwards: the run is the one it would have been.
+    A one-step ``fit`` on the run's own batch source (same element types and shapes, so the real ``fit`` reuses
+    the compiled step) and a prediction on one evaluation batch; then every variable (weights, optimizer slots,
+    seed states) is put back: the run is the one it would have been without the warm-up.
     """
     variables = train_model.variables + train_model.optimizer.variables
     snapshot = [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
     start = time.perf_counter()
-    if placement == "data":
-        batch = next(iter(source))
-    else:
-        batch = source[0]
-    train_model.train_on_batch(*batch)
+    train_model.fit(source, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
     run_backend.sync(train_model.trainable_variables[0])
     tta_net.predict(x_eval[: min(batch_size, len(x_eval))].astype("float32"), batch_size=batch_size, verbose=0)
     seconds = time.perf_counter() - start
@@ -377,11 +373,14 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
         if cfg.strategy == "multiworker":
             from augment.image_pipeline import make_eval_dataset
 
-            _build_for_multiworker(train_model, strategy, make_eval_dataset(x_train[:2], splits.train[1][:2]))
+            _build_for_multiworker(train_model, strategy,
+                                   make_eval_dataset(x_train[:2], splits.train[1][:2], one_hot=one_hot))
         return train_model, network
 
     timer = _EpochTimer(cfg.batch_size, epochs=fit_epochs)
     callbacks = [timer]
+    if placement == "device":
+        callbacks.append(source.epoch_callback())  # the batches of fit's epoch e, also after a resume
     if cfg.early_stopping:
         train_model = network = None
     else:
