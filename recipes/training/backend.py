@@ -51,11 +51,20 @@ def precision_policy(precision):
 
 
 def set_determinism(on=True):
-    """Deterministic TensorFlow ops when ``on`` (a no-op under other backends; JAX on a CPU is deterministic)."""
-    if on and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
+    """TensorFlow's deterministic ops on (``on``) or off; a no-op under other backends (JAX on a CPU is
+    deterministic). Keras does not XLA-compile a step while they are on, so a run with ``--jit`` relies on XLA's
+    own kernels instead (deterministic on a CPU)."""
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
 
+    if on:
         tf.config.experimental.enable_op_determinism()
+    else:
+        from tensorflow.python.framework import config as tf_config
+
+        if hasattr(tf_config, "disable_op_determinism"):
+            tf_config.disable_op_determinism()
 
 
 def sync(tree):

@@ -220,7 +220,6 @@ class _EpochTimer(keras.callbacks.Callback):
         if logs is not None:
             logs["images_per_second"] = self._batches * self.batch_size / max(seconds, 1e-9)
             logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            logs["train_seconds"] = self.train_s
 
     def print_line(self, epoch, logs):
         keys = [k for k in ("loss", "accuracy", "val_loss", "val_accuracy", "test_accuracy") if k in logs]
@@ -280,6 +279,8 @@ def _warm_up(train_model, source, placement, tta_net, x_eval, batch_size):
     the compiled step) and a prediction on one evaluation batch; then every variable (weights, optimizer slots,
     seed states) is put back: the run is the one it would have been without the warm-up.
     """
+    if not train_model.optimizer.built:  # its slots (momentum, …) would otherwise first appear in the warm-up
+        train_model.optimizer.build(train_model.trainable_variables)
     variables = train_model.variables + train_model.optimizer.variables
     snapshot = [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
     start = time.perf_counter()
@@ -339,7 +340,7 @@ def run_training(cfg: TrainConfig, extra_callbacks=(), log=print):
 def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks=(), log=print):
     """One seed's run (see the module docstring); returns its metrics dict."""
     keras.utils.set_random_seed(seed)
-    run_backend.set_determinism(cfg.deterministic)
+    run_backend.set_determinism(cfg.deterministic and not cfg.jit)
     spec = augment_spec_of(cfg)
     placement = augment_placement(cfg, spec)
     precision = run_backend.resolve_precision(cfg.mixed_precision)
@@ -422,7 +423,7 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
         log(f"Resuming from {backup_dir}: {start_epoch} of {fit_epochs} epochs done")
 
     compile_s = 0.0
-    es = None
+    es = fitted = None
     try:
         if cfg.early_stopping:
             es = _fit_with_early_stopping(cfg, spec, new_model, splits, seed, callbacks, verbose)
@@ -431,8 +432,9 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
         else:
             if keras.backend.backend() in ("tensorflow", "jax") and strategy is None:
                 compile_s = _warm_up(train_model, source, placement, tta_net, splits.test[0], cfg.eval_batch_size)
-            train_model.fit(source, epochs=fit_epochs, steps_per_epoch=steps_per_epoch if placement == "data" else None,
-                            callbacks=callbacks, verbose=verbose, shuffle=False)
+            fitted = train_model.fit(source, epochs=fit_epochs,
+                                     steps_per_epoch=steps_per_epoch if placement == "data" else None,
+                                     callbacks=callbacks, verbose=verbose, shuffle=False)
     except Exception as err:
         if cfg.strategy != "multiworker" or type(err).__module__.split(".")[0] != "tensorflow":
             raise
@@ -448,7 +450,12 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
     t_eval = time.perf_counter()
     test_accuracy, test_loss = evaluate(tta_net, *splits.test, cfg.eval_batch_size)
     eval_s = time.perf_counter() - t_eval
-    history = run_folder.read_history(csv_path) if csv_path is not None and csv_path.exists() else {}
+    if csv_path is not None and csv_path.exists():
+        history = run_folder.read_history(csv_path)  # every epoch, also those of a run this one resumed
+    elif fitted is not None:
+        history = {"epoch": list(fitted.epoch), **{k: list(map(float, v)) for k, v in fitted.history.items()}}
+    else:
+        history = {}
     steps_run = timer.steps if not cfg.early_stopping else (es.es_steps + (es.retrain_steps or 0)
                                                             + (es.extra_steps or 0))
     train_s = timer.train_s
