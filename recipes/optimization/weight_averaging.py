@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 
 import keras
+import numpy as np
 from keras import ops
 
 from augment.checks import check_choice, check_number, check_positive_int
@@ -103,8 +104,27 @@ class WeightAveragingCallback(keras.callbacks.Callback):
         if self._step is None:  # first step of this fit: every on_train_begin (a backup restore) has run
             self._sync()
             self._variables = self._model_weights()
-            self.average = [ops.copy(v.value) for v in self._variables]
+            restored = getattr(self, "_restored", None)
+            if restored is not None:
+                if len(restored) != len(self._variables):
+                    raise ValueError(f"the restored averages hold {len(restored)} tensors, the model has "
+                                     f"{len(self._variables)} weights")
+                self.average = [ops.convert_to_tensor(a, dtype=v.dtype) for a, v in zip(restored, self._variables)]
+                self._restored = None
+            else:
+                self.average = [ops.copy(v.value) for v in self._variables]
             self._step = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+
+    def backup_state(self):
+        """θ̄ as NumPy arrays (``average<i>``), for ``callbacks.backup_and_restore.AtomicBackupAndRestore``."""
+        if self.average is None:
+            return {}
+        return {f"average{i}": np.asarray(ops.convert_to_numpy(a)) for i, a in enumerate(self.average)}
+
+    def restore_state(self, state):
+        """Take θ̄ from a backup; used at the first step of the resumed ``fit``."""
+        keys = sorted((k for k in state if k.startswith("average")), key=lambda k: int(k[len("average"):]))
+        self._restored = [np.asarray(state[k]) for k in keys] if keys else None
 
     def on_train_batch_end(self, batch, logs=None):
         self._step += 1  # counted here: reading optimizer.iterations every step would wait for the device

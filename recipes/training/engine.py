@@ -418,7 +418,8 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
     # of an uncommitted epoch, which trim_history drops on the rerun, never a committed epoch without its row.
     # An early-stopping run is not resumable: no backup (the callback's θ*, i*, curve are not in it).
     if backup_dir is not None and not cfg.early_stopping:
-        callbacks.append(AtomicBackupAndRestore(str(backup_dir), write=chief))
+        callbacks.append(AtomicBackupAndRestore(str(backup_dir), write=chief,
+                                                state_providers=[averaging] if averaging is not None else []))
     if start_epoch:
         log(f"Resuming from {backup_dir}: {start_epoch} of {fit_epochs} epochs done")
 
