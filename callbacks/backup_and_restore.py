@@ -115,13 +115,17 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             but never write to it.
         state_providers: objects with ``backup_state() -> dict`` (str → NumPy array or JSON-able value) and
             ``restore_state(dict)``, saved and restored with the epoch (callbacks whose state matters).
+        model: the model whose weights, optimizer and random state are backed up (default: the model ``fit``
+            runs). A training wrapper around a network (e.g. one that augments on the device) passes the network,
+            compiled with the same optimizer, so that the backup does not depend on the wrapper.
     """
 
     METADATA = METADATA
 
-    def __init__(self, backup_dir, delete_checkpoint=False, write=True, state_providers=()):
+    def __init__(self, backup_dir, delete_checkpoint=False, write=True, state_providers=(), model=None):
         super().__init__(backup_dir, save_freq="epoch", double_checkpoint=False,
                          delete_checkpoint=delete_checkpoint and write)
+        self.target_model = model
         self.write = bool(write)
         self.state_providers = list(state_providers)
         for i, p in enumerate(self.state_providers):
@@ -150,23 +154,27 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         meta = self.read_metadata()
         if meta is None or "weights" not in meta:
             return
-        if not self.model.built:
+        model = self._target()
+        if not model.built:
             raise ValueError("AtomicBackupAndRestore needs a built model before fit(); call it on a batch first")
         weights = os.path.join(self.backup_dir, meta["weights"])
         if not os.path.exists(weights):
             raise FileNotFoundError(f"backup metadata {self._metadata_path} names a missing file {weights}")
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(weights)
+        if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(weights)
         if meta.get("state"):
             self._restore_state(os.path.join(self.backup_dir, meta["state"]))
         self.model._initial_epoch = int(meta["epoch"])
+
+    def _target(self):
+        return self.target_model if self.target_model is not None else self.model
 
     def _restore_state(self, path):
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         extra = json.loads(str(arrays.pop("__json__"))) if "__json__" in arrays else {}
-        seeds = seed_generator_states(self.model)
+        seeds = seed_generator_states(self._target())
         stored = sorted((k for k in arrays if k.startswith("seed:")), key=lambda k: int(k[5:]))
         if len(stored) != len(seeds):
             raise ValueError(f"the backup in {self.backup_dir} holds {len(stored)} random-state variables, the "
@@ -182,7 +190,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def _state_arrays(self):
         arrays, extra = {}, {}
-        for i, variable in enumerate(seed_generator_states(self.model)):
+        for i, variable in enumerate(seed_generator_states(self._target())):
             arrays[f"seed:{i}"] = np.asarray(keras.ops.convert_to_numpy(variable))
         for i, provider in enumerate(self.state_providers):
             for key, value in provider.backup_state().items():
@@ -202,7 +210,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         name = f"epoch{epoch:06d}.weights.h5"
         state_name = f"epoch{epoch:06d}.state.npz"
         tmp = os.path.join(self.backup_dir, f"incomplete-{pid}.weights.h5")
-        self.model.save_weights(tmp, overwrite=True)
+        self._target().save_weights(tmp, overwrite=True)
         kill_point("backup:weights-written")
         replace_atomically(tmp, os.path.join(self.backup_dir, name))
         kill_point("backup:weights-committed")

@@ -418,7 +418,7 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
     # of an uncommitted epoch, which trim_history drops on the rerun, never a committed epoch without its row.
     # An early-stopping run is not resumable: no backup (the callback's θ*, i*, curve are not in it).
     if backup_dir is not None and not cfg.early_stopping:
-        callbacks.append(AtomicBackupAndRestore(str(backup_dir), write=chief,
+        callbacks.append(AtomicBackupAndRestore(str(backup_dir), write=chief, model=network,
                                                 state_providers=[averaging] if averaging is not None else []))
     if start_epoch:
         log(f"Resuming from {backup_dir}: {start_epoch} of {fit_epochs} epochs done")
@@ -493,6 +493,10 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
         f"({metrics['images_per_s']:.0f} img/s), compile {compile_s:.1f} s")
     if out is not None and chief:
         run_folder.write_results(out, network, history, metrics, es)
+        if backup_dir is not None and backup_dir.exists():
+            import shutil
+
+            shutil.rmtree(backup_dir)  # the results are committed: the backup has done its work
     metrics["model"] = network
     return metrics
 
