@@ -28,6 +28,14 @@ image is augmented and when: ``ids`` (N,) are the images' indices in the trainin
 the epoch (a scalar, or (N,)). :class:`Sequential` forwards it to every stage; only layers with
 ``needs_context = True`` (:class:`AlternatingFlip`) read it, and they raise ``ValueError`` without it.
 
+Dtypes and shapes (one contract for training and inference, eager, compiled and symbolic calls). A
+layer takes one image ``(H, W, C)`` or a batch ``(N, H, W, C)`` (any other rank raises ``ValueError`` naming
+the shape) of any real dtype and returns it in the layer's compute dtype: ``float32`` by default,
+``float16`` / ``bfloat16`` under the ``mixed_float16`` / ``mixed_bfloat16`` policies (the random
+parameters are drawn in float32 and cast to the images' dtype), also at inference, where the images
+are otherwise unchanged. Inputs are not autocast on entry: :meth:`augment` casts the images itself
+(and the mixing layers cast labels to their own dtype, :mod:`augment.mixing`).
+
 Each layer splits into ``sample(shape, seed) -> params`` (the per-image draws, a dict of
 tensors with leading dimension ``N``; ``sample(shape, seed, context)`` for layers that need
 context) and ``apply(images, params)`` (deterministic), so a test can check an exact effect for
@@ -47,6 +55,8 @@ import sys
 import keras
 import numpy as np
 from keras.src.layers.preprocessing.data_layer import DataLayer
+from keras.src.utils import backend_utils
+from keras.src.utils import jax_utils
 
 from augment.checks import check_choice
 from augment.checks import check_int
@@ -201,6 +211,8 @@ class ImageAugmentation(DataLayer):
 
     needs_context = False
     mixes_labels = False
+    #: ranks of the images the layer takes: one image (H, W, C) or a batch (N, H, W, C)
+    image_ranks = (3, 4)
 
     def __init__(self, seed=None, value_range=(0.0, 255.0), **kwargs):
         super().__init__(**kwargs)
@@ -208,6 +220,9 @@ class ImageAugmentation(DataLayer):
         self.value_range = _value_range(value_range)
         self.generator = keras.random.SeedGenerator(seed)
         self.supports_masking = False
+        # no cast on entry: augment() casts the images to the compute dtype, and a mixing layer's labels keep
+        # their precision (float32) under a mixed policy
+        self.autocast = False
 
     # -- to override
     def sample(self, shape, seed):
@@ -235,9 +250,17 @@ class ImageAugmentation(DataLayer):
             return self.sample(shape, seeds)
         return self.sample(shape, seeds, _check_context(self, context))
 
+    def _check_rank(self, shape, name="images"):
+        """``ValueError`` naming the shape unless ``len(shape)`` is one of :attr:`image_ranks`."""
+        if len(shape) not in self.image_ranks:
+            allowed = " or ".join({3: "(H, W, C)", 4: "(N, H, W, C)"}[r] for r in self.image_ranks)
+            raise ValueError(f"{type(self).__name__}: {name} must have shape {allowed}, got shape "
+                             f"{tuple(shape)} (rank {len(shape)})")
+
     def augment(self, images, seed=None, context=None):
         """Draw per-image parameters and apply them (no ``training`` switch)."""
         B = self.backend
+        self._check_rank(images.shape)
         images = B.cast(images, self.compute_dtype)
         unbatched = len(images.shape) == 3
         if unbatched:
@@ -246,19 +269,40 @@ class ImageAugmentation(DataLayer):
         out = self.apply(images, params)
         if unbatched:
             out = B.numpy.squeeze(out, 0)
-        return out
+        return B.cast(out, self.compute_dtype)
+
+    def identity(self, images):
+        """The inference output: the images unchanged, in the compute dtype (the same rank check and dtype as
+        :meth:`augment`)."""
+        self._check_rank(images.shape)
+        return self.backend.cast(images, self.compute_dtype)
 
     def __call__(self, inputs, *args, context=None, **kwargs):
         if context is not None:
             kwargs["context"] = _context_tensors(context)
+        sample = keras.tree.flatten(inputs)[0]
+        if (not isinstance(sample, keras.KerasTensor) and backend_utils.in_tf_graph()
+                and not jax_utils.is_in_jax_tracing_scope(sample)):
+            # A tf.data map: what DataLayer.__call__ does (TensorFlow ops whatever the backend), except that
+            # every input keeps its dtype. DataLayer casts them all to the compute dtype, which turns integer
+            # label 257 into 256 under mixed_bfloat16; augment() casts images and labels itself.
+            self.backend.set_backend("tensorflow")
+            inputs = keras.tree.map_structure(self.backend.convert_to_tensor, inputs)
+            convert, self._convert_input_args = self._convert_input_args, False
+            try:
+                return keras.layers.Layer.__call__(self, inputs, *args, **kwargs)
+            finally:
+                self.backend.reset()
+                self._convert_input_args = convert
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, images, training=True, seed=None, context=None):
         if not training:
-            return images
+            return self.identity(images)
         return self.augment(images, seed=seed, context=context)
 
     def compute_output_shape(self, input_shape):
+        self._check_rank(input_shape)
         return input_shape
 
     def get_config(self):
@@ -664,14 +708,15 @@ class RandomColor(ImageAugmentation):
 
     def apply(self, images, params):
         B = self.backend
+        param = lambda key: _per_image(B.cast(params[key], images.dtype), B)  # noqa: E731 -- drawn in float32
         width = 255.0 if self.value_range is None else self.value_range[1] - self.value_range[0]
-        images = images + _per_image(params["brightness"], B) * width
+        images = images + param("brightness") * width
         mean = B.numpy.mean(images, axis=(1, 2, 3), keepdims=True)
-        images = mean + _per_image(params["contrast"], B) * (images - mean)
+        images = mean + param("contrast") * (images - mean)
         if images.shape[-1] == 3:
             weights = B.convert_to_tensor([0.299, 0.587, 0.114], dtype=images.dtype)
             grey = B.numpy.sum(images * weights, axis=-1, keepdims=True)
-            images = grey + _per_image(params["saturation"], B) * (images - grey)
+            images = grey + param("saturation") * (images - grey)
         return self._clip(images)
 
     def get_config(self):
@@ -770,8 +815,13 @@ class AdditiveNoise(ImageAugmentation):
             "noise": B.random.normal(tuple(shape), seed=seed),
         }
 
+    def _scaled_noise(self, images, params):
+        """``σ_i ε`` in the images' dtype (both are drawn in float32)."""
+        B = self.backend
+        return _per_image(B.cast(params["sigma"], images.dtype), B) * B.cast(params["noise"], images.dtype)
+
     def apply(self, images, params):
-        return self._clip(images + _per_image(params["sigma"], self.backend) * params["noise"])
+        return self._clip(images + self._scaled_noise(images, params))
 
     def get_config(self):
         return {**super().get_config(), "stddev": self.stddev}
@@ -792,19 +842,24 @@ class MultiplicativeNoise(AdditiveNoise):
         super().__init__(stddev=stddev, **kwargs)
 
     def apply(self, images, params):
-        return self._clip(images * (1.0 + _per_image(params["sigma"], self.backend) * params["noise"]))
+        return self._clip(images * (1.0 + self._scaled_noise(images, params)))
 
 
 @keras.saving.register_keras_serializable(package="recipes")
 class Sequential(ImageAugmentation):
     """Composition ``T = T_K ∘ … ∘ T_1`` of image augmentations, each drawing per image.
 
-    A call-time key ``s`` is expanded into one key per stage, ``s^(k) = (s_0, hash31(s_1, k))``
+    A call-time key ``s`` is expanded into one key per stage, ``s^(k) = (s_0, r_k)``
     (:class:`_StatelessSeeds`), so the whole chain stays a pure function of ``s``; ``context`` is
     passed to every stage. The last stage may be a label-mixing layer (:mod:`augment.mixing`): the
     chain then takes and returns ``(images, labels)`` (or a dict with those keys), the earlier
     stages transforming the images only. Unlike ``keras.Sequential`` it passes ``seed`` and
     ``context`` through and works in ``tf.data`` under any backend.
+
+    Dtypes: each stage computes in its own compute dtype; the chain returns the images in *its* compute
+    dtype (e.g. float16 for ``Sequential(stages, dtype="mixed_float16")`` even when the stages are float32)
+    and, with a mixing stage, the labels in its label dtype (the policy's variable dtype, float32 under the
+    mixed policies), in training and at inference alike.
     """
 
     def __init__(self, layers, **kwargs):
@@ -829,35 +884,76 @@ class Sequential(ImageAugmentation):
     def needs_context(self):
         return any(layer.needs_context for layer in self.stages)
 
-    def build(self, input_shape):
-        if self.mixes_labels:  # ((N, H, W, C), (N, K)) or {"images": …, "labels": …}
+    @property
+    def image_ranks(self):
+        ranks = {3, 4}
+        for layer in self.stages:
+            ranks &= set(layer.image_ranks)
+        return tuple(sorted(ranks))
+
+    @property
+    def label_dtype(self):
+        """Dtype of the labels out (with a mixing stage): the policy's variable dtype."""
+        return self.dtype_policy.variable_dtype
+
+    def build(self, input_shape=None):
+        # ((N, H, W, C), (N, K)) or {"images": …, "labels": …}; None for TensorFlow tensors under another backend
+        if self.mixes_labels and input_shape is not None:
             input_shape = input_shape["images"] if isinstance(input_shape, dict) else input_shape[0]
         for layer in self.stages:
             if not layer.built:
                 layer.build(input_shape)
         self.built = True
 
+    def _own_dtypes(self, out):
+        """The chain's output in its own dtypes (images: compute dtype; labels: label dtype)."""
+        B = self.backend
+        if not self.mixes_labels:
+            return B.cast(out, self.compute_dtype)
+        from augment.mixing import join_batch, split_batch
+
+        images, labels = split_batch(out, type(self).__name__)
+        return join_batch(out, B.cast(images, self.compute_dtype), B.cast(labels, self.label_dtype))
+
+    def _on_backend(self, layer, method, *args, **kwargs):
+        layer.backend.set_backend(self.backend._backend)
+        try:
+            return getattr(layer, method)(*args, **kwargs)
+        finally:
+            layer.backend.reset()
+
     def augment(self, images, seed=None, context=None):
         B = self.backend
         base = None if seed is None else _StatelessSeeds(seed, B)
         data = images
         if self.mixes_labels:
-            images = data["images"] if isinstance(data, dict) else data[0]
-        image_stages = self.stages[:-1] if self.mixes_labels else self.stages
-        for layer in image_stages + ([self.stages[-1]] if self.mixes_labels else []):
-            layer.backend.set_backend(B._backend)
-            try:
-                stage_seed = None if base is None else base.next()
-                if layer.mixes_labels:
-                    mixed = {**data, "images": images} if isinstance(data, dict) else (images, data[1])
-                    return layer.augment(mixed, seed=stage_seed)
-                images = layer.augment(images, seed=stage_seed, context=context)
-            finally:
-                layer.backend.reset()
-        return images
+            from augment.mixing import split_batch
+
+            images = split_batch(data, type(self).__name__)[0]
+        self._check_rank(images.shape)
+        for layer in self.stages:
+            stage_seed = None if base is None else base.next()
+            if layer.mixes_labels:
+                mixed = {**data, "images": images} if isinstance(data, dict) else (images, data[1])
+                return self._own_dtypes(self._on_backend(layer, "augment", mixed, seed=stage_seed))
+            images = self._on_backend(layer, "augment", images, seed=stage_seed, context=context)
+        return self._own_dtypes(images)
+
+    def identity(self, data):
+        if self.mixes_labels:
+            return self._own_dtypes(self._on_backend(self.stages[-1], "identity", data))
+        return super().identity(data)
+
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        if self.mixes_labels:
+            return self.stages[-1].output_spec(inputs, self.compute_dtype, self.label_dtype)
+        self._check_rank(inputs.shape)
+        return keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
-        return input_shape
+        if self.mixes_labels:
+            return self.stages[-1].compute_output_shape(input_shape)
+        return super().compute_output_shape(input_shape)
 
     def get_config(self):
         config = super().get_config()

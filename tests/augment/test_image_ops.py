@@ -5,6 +5,7 @@ Run under both backends: ``python -m pytest -q tests/augment/test_image_ops.py``
 ``KERAS_BACKEND=jax python -m pytest -q tests/augment/test_image_ops.py``.
 """
 import math
+import re
 
 import keras
 import numpy as np
@@ -475,3 +476,89 @@ def test_bad_arguments_raise_value_error_naming_them(make, match):
 def test_bad_types_raise_type_error_naming_them(make, match):
     with pytest.raises(TypeError, match=match):
         make()
+
+
+# ------------------------------------------------------------------------------ shapes and dtypes (issue 15)
+
+
+@pytest.mark.parametrize("make", LAYERS + [lambda seed=None: io.AlternatingFlip(seed=seed)])
+@pytest.mark.parametrize("shape", [(32, 32), (32,), (2, 4, 8, 8, 3)])
+def test_unsupported_ranks_are_rejected_naming_the_shape(make, shape):
+    """A (32, 32) image used to come back as (32, 1, 32, 32) from RandomColor and the noise layers."""
+    layer = make()
+    x = np.zeros(shape, "float32")
+    needle = re.escape(f"images must have shape (H, W, C) or (N, H, W, C), got shape {shape}")
+    for training in (True, False):
+        with pytest.raises(ValueError, match=needle):
+            layer(x, training=training, context={"ids": np.arange(4), "epoch": 0})
+    with pytest.raises(ValueError, match=needle):
+        layer(keras.Input(shape[1:], batch_size=shape[0]))
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_one_image_and_a_batch_keep_their_shape(make, ramp):
+    layer = make()
+    assert _np(layer(ramp[0], seed=3)).shape == (8, 8, 3)
+    assert _np(layer(ramp[:4], seed=3)).shape == (4, 8, 8, 3)
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_inference_returns_the_compute_dtype_like_training(make, ramp):
+    """uint8 images came back as uint8 at inference while training (and the symbolic output) said float32."""
+    layer = make()
+    x = ramp.astype("uint8")
+    trained, inferred = layer(x, seed=1), layer(x, training=False)
+    assert keras.backend.standardize_dtype(trained.dtype) == "float32"
+    assert keras.backend.standardize_dtype(inferred.dtype) == "float32"
+    np.testing.assert_array_equal(_np(inferred), x.astype("float32"))
+
+
+@pytest.fixture
+def policy():
+    previous = keras.config.dtype_policy()
+    yield keras.config.set_dtype_policy
+    keras.config.set_dtype_policy(previous)
+
+
+@pytest.mark.parametrize("mixed,compute", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
+@pytest.mark.parametrize("make", LAYERS)
+def test_mixed_precision_gives_the_float32_result_rounded(make, ramp, policy, mixed, compute):
+    """Under a mixed policy the layers crashed on TensorFlow (AddV2 half vs float: the draws are float32) or
+    returned float32 on JAX. Same key, same draws: the result is the float32 one to the compute dtype's
+    rounding (half a unit in the last place at 255: 0.125 in float16, 1 in bfloat16, plus the rounding of
+    the input and of each intermediate)."""
+    reference = _np(make()(ramp, seed=7))
+    policy(mixed)
+    layer = make()
+    out = layer(keras.ops.cast(ramp, compute), seed=7)
+    assert keras.backend.standardize_dtype(out.dtype) == compute
+    out = _np(keras.ops.cast(out, "float32"))
+    tolerance = {"float16": 0.5, "bfloat16": 4.0}[compute]
+    assert np.mean(np.abs(out - reference) <= tolerance) > 0.99  # a resampling may round a few pixels further
+
+
+def test_sequential_returns_its_own_dtype(ramp, policy):
+    """Sequential(dtype="mixed_float16") of float32 stages returned float32 while declaring float16."""
+    layer = io.Sequential([io.RandomFlip(), io.AdditiveNoise(stddev=1.0)], dtype="mixed_float16")
+    assert layer.compute_dtype == "float16"
+    for training in (True, False):
+        out = layer(ramp, training=training, seed=2)
+        assert keras.backend.standardize_dtype(out.dtype) == "float16", training
+    assert layer(keras.Input((8, 8, 3))).dtype == "float16"
+    assert keras.backend.standardize_dtype(layer.stages[1](ramp).dtype) == "float32"  # the stage keeps its own
+
+
+def test_labels_keep_their_dtype_in_tf_data_under_a_mixed_policy(policy):
+    """DataLayer casts every input of a tf.data map to the compute dtype: integer label 257 became 256 in
+    bfloat16 (8 significant bits) before it was one-hot encoded."""
+    tf = pytest.importorskip("tensorflow")
+    from augment import mixing
+
+    policy("mixed_bfloat16")
+    layer = io.Sequential([io.RandomFlip(), mixing.MixUp(alpha=1.0, num_classes=300)])
+    x = np.zeros((4, 8, 8, 3), "float32")
+    y = np.full(4, 257, dtype="int64")
+    ds = tf.data.Dataset.from_tensors((x, y)).map(lambda a, b: layer((a, b), seed=tf.constant([0, 1])))
+    images, labels = next(iter(ds))
+    assert images.dtype == tf.bfloat16 and labels.dtype == tf.float32
+    np.testing.assert_array_equal(labels.numpy(), np.eye(300, dtype="float32")[y])
