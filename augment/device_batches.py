@@ -132,6 +132,14 @@ class AugmentOnDevice(keras.layers.Layer):
     returns the images as float32, unchanged. Specs that mix labels are refused: the labels do not pass
     through the model (use :func:`augment.image_pipeline.make_train_dataset`).
 
+    Mixed precision: the layer's dtype is ``"float32"`` unless ``dtype=`` says otherwise, also under a global
+    ``mixed_float16`` / ``mixed_bfloat16`` policy. The augmentation is pixel arithmetic on 0..255 values
+    (bilinear resampling, blends), which float16 (11 significant bits) and bfloat16 (8 bits) would round, and
+    it is a negligible share of a step's work; so it computes, and returns, float32 in training and at
+    inference, and the network's first layer casts to the policy's compute dtype as it does for any float32
+    input. With an explicit ``dtype=`` the images come back in that policy's compute dtype (computed in
+    float32 all the same).
+
     Args:
         spec: an :class:`augment.presets.AugmentSpec`, a preset name or a dict of its fields.
         seed: the run's seed in [0, 2^31) (the same as :class:`TrainBatches`').
@@ -154,18 +162,19 @@ class AugmentOnDevice(keras.layers.Layer):
         images = inputs["images"] if isinstance(inputs, dict) else inputs
         images = keras.ops.cast(images, "float32")
         if not training:
-            return images
+            return keras.ops.cast(images, self.compute_dtype)
         if not isinstance(inputs, dict) or not {"ids", "step"} <= set(inputs):
             raise ValueError("AugmentOnDevice needs inputs {'images', 'ids', 'step'} (TrainBatches' batches) in "
                              f"training, got {sorted(inputs) if isinstance(inputs, dict) else 'a tensor'}")
         step = keras.ops.cast(keras.ops.reshape(inputs["step"], (-1,))[0], "int32")
         epoch = keras.ops.floor_divide(step, self.steps_per_epoch)
         ids = keras.ops.cast(inputs["ids"], "int32")
-        return self.augmenter(images, seed=step_key(self.seed, step), ids=ids, epoch=epoch)[0]
+        out = self.augmenter(images, seed=step_key(self.seed, step), ids=ids, epoch=epoch)[0]
+        return keras.ops.cast(out, self.compute_dtype)
 
     def compute_output_spec(self, inputs, training=None):
         images = inputs["images"] if isinstance(inputs, dict) else inputs
-        return keras.KerasTensor(images.shape, dtype="float32")
+        return keras.KerasTensor(images.shape, dtype=self.compute_dtype)
 
     def get_config(self):
         return {**super().get_config(), "spec": self.spec.to_dict(), "seed": self.seed,

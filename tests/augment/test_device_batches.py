@@ -114,6 +114,38 @@ def test_augment_on_device_is_the_image_augmenter_call():
     np.testing.assert_array_equal(_np(clone(inputs, training=True)), out)
 
 
+@pytest.mark.parametrize("mixed,compute", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
+def test_augment_on_device_under_a_mixed_policy(mixed, compute):
+    """The documented choice: under a global mixed policy AugmentOnDevice computes and returns float32 (the same
+    images as under float32), and the network's first layer runs in the policy's compute dtype; with an explicit
+    dtype= the images come back in that policy's compute dtype (they said float32 before, whatever dtype=)."""
+    x, y = _data()
+    batches = TrainBatches(x, y, 16, seed=3)
+    inputs, _ = batches.batch(1, 2)
+    reference = _np(AugmentOnDevice("airbench", seed=3, steps_per_epoch=3)(inputs, training=True))
+    previous = keras.config.dtype_policy()
+    try:
+        keras.config.set_dtype_policy(mixed)
+        layer = AugmentOnDevice("airbench", seed=3, steps_per_epoch=3)
+        for training in (True, False):
+            out = layer(inputs, training=training)
+            assert keras.backend.standardize_dtype(out.dtype) == "float32"
+        np.testing.assert_array_equal(_np(layer(inputs, training=True)), reference)
+        symbolic = _inputs()
+        features = layer(symbolic)
+        conv = keras.layers.Conv2D(2, 3)
+        assert features.dtype == "float32" and conv(features).dtype == compute
+        explicit = AugmentOnDevice("airbench", seed=3, steps_per_epoch=3, dtype=mixed)
+        for training in (True, False):
+            out = explicit(inputs, training=training)
+            assert keras.backend.standardize_dtype(out.dtype) == compute, training
+        assert explicit(symbolic).dtype == compute
+        np.testing.assert_array_equal(_np(keras.ops.cast(explicit(inputs, training=True), "float32")),
+                                      _np(keras.ops.cast(keras.ops.cast(reference, compute), "float32")))
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 @pytest.mark.parametrize("spec", ["standard", "cutout", "airbench", "randaugment", "none"])
 def test_tf_data_and_device_placements_give_identical_images(spec):
     """Same seed: batch t of make_train_dataset == AugmentOnDevice(TrainBatches' batch t), bit for bit, in
