@@ -26,11 +26,16 @@ class Case:
     input_shape: layers: shape of one example (default (8, 8, 3) for convolutions and image layers, else (6,)).
     model: optional ``factory(obj) -> (model, x, y)`` when the generic model of the object's kind does not fit
         (model subclasses, losses on special shapes); ``y`` may be None.
+    inputs: layers whose call takes more than one tensor: ``inputs(x) -> data``, the call's first argument built
+        from the NumPy batch ``x`` of ``input_shape`` (e.g. ``(x, labels)`` for the mixing layers). Default: ``x``.
+    call_kwargs: layers: ``call_kwargs(x) -> dict``, keyword arguments a training call needs (e.g. a context).
     """
 
     kwargs: Any = dataclasses.field(default_factory=dict)
     input_shape: tuple | None = None
     model: Callable | None = None
+    inputs: Callable | None = None
+    call_kwargs: Callable | None = None
 
     def build_kwargs(self):
         return dict(self.kwargs() if callable(self.kwargs) else self.kwargs)
@@ -61,6 +66,22 @@ def _replica_loss_model(loss):
     x = np.random.default_rng(0).standard_normal((8, 6)).astype("float32")
     y = np.random.default_rng(1).standard_normal((8, 2, 1)).astype("float32")
     return model, x, y
+
+
+def _with_labels(x, classes=3):
+    """(images, integer labels) for the mixing layers."""
+    return x, np.arange(len(x)) % classes
+
+
+def _device_batch(x):
+    """What TrainBatches yields to AugmentOnDevice: uint8 images, their ids and the step."""
+    n = len(x)
+    images = np.clip(np.asarray(x, dtype="float32") * 255.0, 0, 255).astype(np.uint8)
+    return {"images": images, "ids": np.arange(n, dtype=np.int32), "step": np.full(n, 4, dtype=np.int32)}
+
+
+def _flip_context(x):
+    return {"context": {"ids": np.arange(len(x), dtype=np.int32), "epoch": 1}}
 
 
 def _augment(name, **kwargs):
@@ -102,8 +123,8 @@ CASES: dict[str, Case] = {
     "ValidationTargetStopping": Case(dict(target=0.5, eval_every=10)),
     # issue 7 (augmentation layers)
     "RandomFlip": Case(dict(mode="horizontal", p=0.5, seed=1)),
-    "AlternatingFlip": Case(dict(seed=1)),
-    "AugmentOnDevice": Case(dict(spec="airbench", seed=1, steps_per_epoch=3)),
+    "AlternatingFlip": Case(dict(seed=1), call_kwargs=_flip_context),
+    "AugmentOnDevice": Case(dict(spec="airbench", seed=1, steps_per_epoch=3), inputs=_device_batch),
     "PadCrop": Case(dict(padding=2, seed=1)),
     "RandomAffine": Case(dict(rotation=10.0, seed=1)),
     "RandomResizedCrop": Case(dict(scale=(0.5, 1.0), seed=1)),
@@ -113,9 +134,9 @@ CASES: dict[str, Case] = {
     "MultiplicativeNoise": Case(dict(seed=1)),
     "RandAugment": Case(dict(num_ops=2, magnitude=5, seed=1)),
     "Sequential": Case(lambda: dict(layers=[_augment("RandomFlip", seed=1), _augment("PadCrop", padding=2, seed=2)])),
-    "MixUp": Case(dict(alpha=0.2, num_classes=3, seed=1)),
-    "CutMix": Case(dict(alpha=1.0, num_classes=3, seed=1)),
-    "Mosaic": Case(dict(num_classes=3, seed=1)),
+    "MixUp": Case(dict(alpha=0.2, num_classes=3, seed=1), inputs=_with_labels),
+    "CutMix": Case(dict(alpha=1.0, num_classes=3, seed=1), inputs=_with_labels),
+    "Mosaic": Case(dict(num_classes=3, seed=1), inputs=_with_labels),
     "SpecAugment": Case(dict(freq_mask_param=2, num_freq_masks=1, time_mask_param=2, num_time_masks=1, seed=1),
                         input_shape=(16, 8)),
     # issue 10 (fast recipe)

@@ -13,6 +13,12 @@ both (resume equivalence); LearningRateSchedule -> inside SGD (the same plus ε_
 model; Callback (not saved in .keras) and other registered plain objects -> ``serialize_keras_object`` /
 ``deserialize_keras_object`` config round trip.
 Comparisons are exact (``assert_array_equal``): the same weights on the same CPU give bit-identical outputs.
+
+Mixed precision (``test_layer_under_mixed_precision``): every registered layer, built under the global policy
+``mixed_float16`` and ``mixed_bfloat16``, takes inputs in the policy's compute dtype and returns its output in that
+dtype, finite, with the same shapes and dtypes in a training call, an inference call and a symbolic call (one
+contract for every mode); the layers of ``FLOAT32_BY_DESIGN`` compute in float32 under any policy, as their
+docstrings say. ``tests/test_jax_backend.py`` runs this file under JAX too.
 """
 import json
 
@@ -92,13 +98,28 @@ def _fit_then_roundtrip(model, x, y, tmp_path, loss="mse", **compile_kwargs):
     return loaded
 
 
+def _layer_data(obj, case, n=4):
+    """The layer's call input (NumPy), built from a float32 batch of the case's input shape."""
+    shape = case.input_shape or ((8, 8, 3) if _is_image_layer(obj) else (6,))
+    x = np.random.default_rng(0).uniform(0, 1, (n, *shape)).astype("float32")
+    return case.inputs(x) if case.inputs is not None else x
+
+
+def _symbolic(data):
+    import keras
+
+    spec = lambda a, name=None: keras.Input(np.shape(a)[1:], dtype=str(np.asarray(a).dtype), name=name)  # noqa: E731
+    if isinstance(data, dict):  # named after their keys (what a functional model with dict inputs wants)
+        return {key: spec(a, key) for key, a in data.items()}
+    return keras.tree.map_structure(spec, data)
+
+
 def _check_layer(obj, case, tmp_path):
     import keras
 
-    shape = case.input_shape or ((8, 8, 3) if _is_image_layer(obj) else (6,))
-    inp = keras.Input(shape)
+    x = _layer_data(obj, case)
+    inp = _symbolic(x)
     model = keras.Model(inp, obj(inp))
-    x = np.random.default_rng(0).uniform(0, 1, (4, *shape)).astype("float32")
     loaded = _reload(model, tmp_path)
     assert type(loaded.layers[-1]) is type(obj)
     _assert_same_predictions(model, loaded, x)
@@ -215,3 +236,65 @@ def test_save_reload_same_predictions(name, tmp_path):
     keras.utils.set_random_seed(0)
     obj = REGISTERED[name](**case.build_kwargs())
     _route(obj)(obj, case, tmp_path)
+
+
+def _is_layer_class(cls):
+    import keras
+
+    return isinstance(cls, type) and issubclass(cls, keras.layers.Layer) and not issubclass(cls, keras.Model)
+
+
+LAYERS = sorted(name for name, cls in REGISTERED.items() if _is_layer_class(cls))
+#: Registered layers that compute in float32 under any global policy (their docstrings say why).
+FLOAT32_BY_DESIGN = {
+    "AugmentOnDevice": "augments in float32 (exact pixel arithmetic) and returns float32; the network's first "
+                       "layer casts to the policy's compute dtype",
+}
+
+
+@pytest.fixture
+def global_policy():
+    """Set the global dtype policy for one test, and put the previous one back."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    yield keras.config.set_dtype_policy
+    keras.config.set_dtype_policy(previous)
+
+
+def _spec(t):
+    import keras
+
+    return tuple(None if d is None else int(d) for d in t.shape), keras.backend.standardize_dtype(t.dtype)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_under_mixed_precision(name, policy, global_policy):
+    import keras
+
+    global_policy(policy)
+    case = CASES[name]
+    keras.utils.set_random_seed(0)
+    obj = REGISTERED[name](**case.build_kwargs())
+    compute = "float32" if name in FLOAT32_BY_DESIGN else keras.config.dtype_policy().compute_dtype
+    assert obj.compute_dtype == compute, (name, policy, obj.compute_dtype)
+    data = _layer_data(obj, case)
+    # float inputs in the policy's compute dtype, integer inputs (labels, ids) as they are
+    policy_compute = keras.config.dtype_policy().compute_dtype
+    data = keras.tree.map_structure(
+        lambda a: keras.ops.cast(a, policy_compute) if a.dtype.kind == "f" else keras.ops.convert_to_tensor(a), data)
+    kwargs = case.call_kwargs(np.asarray(keras.tree.flatten(data)[0])) if case.call_kwargs else {}
+    trained = keras.tree.flatten(obj(data, training=True, **kwargs))
+    inferred = keras.tree.flatten(obj(data, training=False))
+    symbolic = keras.tree.flatten(obj(_symbolic(keras.tree.map_structure(_np, data))))
+    assert _spec(trained[0])[1] == compute, f"{name} under {policy}: {_spec(trained[0])[1]} out, expected {compute}"
+    assert len(trained) == len(inferred) == len(symbolic)
+    for t, i, s in zip(trained, inferred, symbolic):  # one contract: same shapes and dtypes in every mode
+        assert _spec(t) == _spec(i), (name, policy, _spec(t), _spec(i))
+        assert _spec(s)[1] == _spec(t)[1] and all(a in (None, b) for a, b in zip(_spec(s)[0], _spec(t)[0])), \
+            (name, policy, "symbolic", _spec(s), "eager", _spec(t))
+        for out in (t, i):
+            values = _np(out)
+            if values.dtype.kind == "f" or "bfloat16" in str(values.dtype):
+                assert np.isfinite(values.astype("float32")).all(), (name, policy)
