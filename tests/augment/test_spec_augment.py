@@ -152,3 +152,55 @@ def test_audiomentations_adapter_is_seeded(data_root):
     (files, labels), _ = fsdd_split(data_root / "fsdd" / "recordings")
     xb, yb = next(iter(speech_dataset(files[:8], labels[:8], wave_augment=f, batch_size=8)))
     assert xb.shape == (8, 97, 40, 1)
+
+
+_JAX_TF_DATA_SCRIPT = '''
+import numpy as np, keras, tensorflow as tf
+from augment.spec_augment import SpecAugment
+assert keras.backend.backend() == "jax"
+layer = SpecAugment(freq_mask_param=4, num_freq_masks=1, time_mask_param=5, num_time_masks=1, mask_value=0.0, seed=1)
+x = np.ones((64, 20, 16, 1), "float32")
+ds = tf.data.Dataset.from_tensor_slices(x).batch(32).map(lambda b: layer(b, training=True))
+batches = [b.numpy() for b in ds]
+out = np.concatenate(batches)
+assert out.shape == x.shape, out.shape
+z = out[..., 0] == 0
+assert z.any() and not z.all()
+for b in range(64):  # whole frames and whole channels, at most one band each
+    rows, cols = z[b].all(axis=1), z[b].all(axis=0)
+    assert np.array_equal(z[b], rows[:, None] | cols[None, :])
+    assert rows.sum() <= 5 and cols.sum() <= 4
+assert len({o.tobytes() for o in out}) > 16  # per-example draws
+inference = tf.data.Dataset.from_tensor_slices(x).batch(32).map(lambda b: layer(b, training=False))
+assert all(np.array_equal(b.numpy(), x[:32]) for b in inference)
+eager = keras.ops.convert_to_numpy(layer(x, training=True))  # the backend's own ops outside tf.data
+assert eager.shape == x.shape and (eager == 0).any()
+print("ok")
+'''
+
+
+def test_layer_runs_in_tf_data_under_jax(subprocess_env, repo_root):
+    """Under JAX a plain Layer of keras.ops raised "Cannot convert a symbolic tf.Tensor to a numpy array" in a
+    tf.data map; as a DataLayer it switches to TensorFlow ops there, like the image layers."""
+    import os
+    import subprocess
+    import sys
+
+    if os.environ.get("RECIPES_JAX_SUBPROCESS") == "1":
+        pytest.skip("already inside the JAX subprocess of tests/test_jax_backend.py")
+    pytest.importorskip("jax")
+    pytest.importorskip("tensorflow")
+    env = dict(subprocess_env, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", _JAX_TF_DATA_SCRIPT], cwd=repo_root, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), (proc.stdout + proc.stderr)[-4000:]
+
+
+@pytest.mark.parametrize("shape", [(16, 8), (2, 3, 16, 8, 1)])
+def test_unsupported_ranks_are_rejected_naming_the_shape(shape):
+    import re
+
+    needle = re.escape(f"inputs must have shape (batch, time, freq) or (batch, time, freq, channels), got shape {shape}")
+    for training in (True, False):
+        with pytest.raises(ValueError, match=needle):
+            SpecAugment(seed=0)(np.zeros(shape, "float32"), training=training)
