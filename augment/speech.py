@@ -5,6 +5,18 @@ All functions take a 1-D waveform ``x`` (float or integer PCM) and return the sa
 input is computed in float64, rounded and clipped to the dtype's range. NumPy/SciPy only - no librosa,
 so nothing compiles with numba on first call.
 
+Limits, checked before any work (``ValueError`` naming the argument, the range and the value):
+
+* the waveform (``x``, ``noise``, ``noise_clips[i]``) must hold at least one sample, all finite: one NaN
+  sample would turn the whole clip NaN through the noise power, the STFT of a time stretch or the
+  resampling filter (the error names the first bad sample's index); an empty clip is rejected, not
+  passed through, because a pipeline would pad it to a silent example with a real label;
+* ``snr`` and ``gain_db`` in [-100, 100] dB (:data:`DB_RANGE`; far past any augmentation, and a gain of
+  10^(1000/20) overflows float32 to inf);
+* the speed factor ``rate`` of :func:`change_speed` / :func:`time_stretch` in [0.25, 4]
+  (:data:`RATE_RANGE`: ``change_speed(x, 1e-6)`` would allocate N·10^6 samples), hence
+  ``semitones`` of :func:`pitch_shift` in [-24, 24] (the factor 2^(s/12) in the same range).
+
 * :func:`add_white_noise` - ``y = x + n``, ``n ~ N(0, sigma^2)`` rescaled so that
   ``SNR = 10 log10(P_x / P_n)`` equals the target exactly (``P = mean(v^2)``);
 * :func:`add_background_noise` - ``y = x + g * b`` with ``b`` a random excerpt of another clip
@@ -25,21 +37,39 @@ from fractions import Fraction
 import numpy as np
 from scipy import signal as _signal
 
-from augment.checks import (check_int, check_number, check_pair, check_positive_int, check_probability,
-                            check_seed)
+from augment.checks import (check_finite_array, check_int, check_number, check_pair, check_positive_int,
+                            check_probability, check_seed)
 
-__all__ = ["snr_db", "add_white_noise", "add_background_noise", "change_speed", "pitch_shift",
+__all__ = ["DB_RANGE", "RATE_RANGE", "SEMITONE_RANGE", "snr_db", "add_white_noise", "add_background_noise", "change_speed", "pitch_shift",
            "time_stretch", "time_shift", "apply_gain", "fix_length", "WaveAugment"]
 
 
+#: Range of ``snr`` and ``gain_db`` in dB.
+DB_RANGE = (-100.0, 100.0)
+#: Range of the speed factor of :func:`change_speed` and :func:`time_stretch`.
+RATE_RANGE = (0.25, 4.0)
+#: Range of :func:`pitch_shift`'s semitones: 12 log2 of :data:`RATE_RANGE`.
+SEMITONE_RANGE = (-24.0, 24.0)
+
+
 def _check_wave(x, name="x"):
-    """The rule every waveform function shares: a 1-D array of floats or integer PCM samples."""
+    """The rule every waveform function shares: a non-empty 1-D array of finite floats or integer PCM samples."""
     x = np.asarray(x)
     if x.ndim != 1:
         raise ValueError(f"{name} must be a 1-D waveform, got shape {x.shape}")
     if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise TypeError(f"{name} must hold floats or integer PCM, got dtype {x.dtype}")
-    return x
+    if x.size == 0:
+        raise ValueError(f"{name} must hold at least one sample, got an empty waveform (shape {x.shape})")
+    return check_finite_array(name, x)
+
+
+def _check_db(name, value):
+    return check_number(name, value, *DB_RANGE)
+
+
+def _check_rate(value, name="rate"):
+    return check_number(name, value, *RATE_RANGE)
 
 
 def _restore(y, dtype):
@@ -66,9 +96,9 @@ def add_white_noise(x, snr, rng=None):
     """White Gaussian noise at exactly ``snr`` dB: the drawn noise is rescaled to power
     ``P_x / 10^(snr/10)``. A silent clip is returned unchanged."""
     x = _check_wave(x)
-    snr = check_number("snr", snr)
+    snr = _check_db("snr", snr)
     px = _power(x)
-    if px == 0.0 or x.size == 0:
+    if px == 0.0:
         return x.copy()
     floating = x.dtype in (np.float32, np.float64)  # computed in x's own precision
     ftype = x.dtype.type if floating else np.float64
@@ -84,7 +114,7 @@ def add_background_noise(x, noise, snr, rng=None):
     ``10 log10(P_x / P_noise_excerpt) = snr``. Integer noise is taken on its own integer scale."""
     x = _check_wave(x)
     noise = _check_wave(noise, "noise").astype(np.float64)
-    snr = check_number("snr", snr)
+    snr = _check_db("snr", snr)
     if noise.size == 0 or _power(noise) == 0.0:
         raise ValueError(f"noise must be a non-silent clip (mean power > 0), got {noise.size} samples of power "
                          f"{_power(noise) if noise.size else 0.0}")
@@ -117,9 +147,10 @@ def _resample(x, ratio, max_denominator=32):
 def change_speed(x, rate):
     """Play ``x`` ``rate`` times faster (``rate > 1``) or slower: polyphase (band-limited, so
     speeding up does not alias) resampling by ``1/rate`` to ``round(N / rate)`` samples. ``rate`` is
-    used as the nearest fraction with denominator <= 32 (e.g. 1.07 -> 15/14, off by 0.1 %)."""
+    used as the nearest fraction with denominator <= 32 (e.g. 1.07 -> 15/14, off by 0.1 %); ``rate`` in
+    [0.25, 4] (:data:`RATE_RANGE`)."""
     x = _check_wave(x)
-    rate = check_number("rate", rate, 0.0, low_open=True)
+    rate = _check_rate(rate)
     return _restore(_resample(x.astype(np.float64), 1.0 / rate), x.dtype)
 
 
@@ -149,10 +180,11 @@ def time_stretch(x, rate, n_fft=256, hop=64):
     """Phase-vocoder time stretch: duration times ``1/rate`` with unchanged pitch (float64 out).
 
     Frames are read at fractional positions ``t = 0, rate, 2 rate, ...``; magnitudes are interpolated
-    linearly and phases advanced by each bin's measured instantaneous frequency.
+    linearly and phases advanced by each bin's measured instantaneous frequency. The output has
+    ``max(1, round(N / rate))`` samples; ``rate`` in [0.25, 4] (:data:`RATE_RANGE`).
     """
-    x = np.asarray(x, dtype=np.float64)
-    rate = check_number("rate", rate, 0.0, low_open=True)
+    x = _check_wave(x).astype(np.float64)
+    rate = _check_rate(rate)
     n_fft = check_positive_int("n_fft", n_fft)
     hop = check_int("hop", hop, 1, n_fft)
     if n_fft % hop:
@@ -170,14 +202,15 @@ def time_stretch(x, rate, n_fft=256, hop=64):
     dphi -= 2 * np.pi * np.round(dphi / (2 * np.pi))
     advance = expected + dphi[i]
     phase_out = phase[0] + np.concatenate([np.zeros((1, spec.shape[1])), np.cumsum(advance[:-1], axis=0)])
-    return _istft(mag_out * np.exp(1j * phase_out), win, n_fft, hop, int(round(x.size / rate)))
+    return _istft(mag_out * np.exp(1j * phase_out), win, n_fft, hop, max(1, int(round(x.size / rate))))
 
 
 def pitch_shift(x, semitones, n_fft=256, hop=64):
     """Shift every frequency by the factor ``r = 2^(semitones/12)`` keeping the length ``N``:
-    time-stretch by ``1/r`` (length ``r N``, same pitch), then resample to ``N`` samples."""
+    time-stretch by ``1/r`` (length ``r N``, same pitch), then resample to ``N`` samples. ``semitones`` in
+    [-24, 24] (:data:`SEMITONE_RANGE`: ``r`` in :data:`RATE_RANGE`)."""
     x = _check_wave(x)
-    semitones = check_number("semitones", semitones)
+    semitones = check_number("semitones", semitones, *SEMITONE_RANGE)
     if semitones == 0:
         return x.copy()
     r = 2.0 ** (semitones / 12.0)
@@ -201,9 +234,9 @@ def time_shift(x, shift, rollover=False):
 
 
 def apply_gain(x, gain_db):
-    """``y = 10^(gain_db/20) x`` (integer PCM clips at its range)."""
+    """``y = 10^(gain_db/20) x`` (integer PCM clips at its range); ``gain_db`` in [-100, 100] (:data:`DB_RANGE`)."""
     x = _check_wave(x)
-    gain_db = check_number("gain_db", gain_db)
+    gain_db = _check_db("gain_db", gain_db)
     if np.issubdtype(x.dtype, np.floating):
         return x * x.dtype.type(10.0 ** (gain_db / 20.0))
     return _restore(x.astype(np.float64) * 10.0 ** (gain_db / 20.0), x.dtype)
@@ -224,6 +257,8 @@ class WaveAugment:
     speed change ``rate ~ U(speed)``, pitch shift ``s ~ U(semitones)``, background noise from
     ``noise_clips`` at ``SNR ~ U(snr_db)`` (white noise when no clips are given), gain ``g ~ U(gain_db)``,
     time shift ``k ~ U(-max_shift, max_shift) * N``. ``seed`` seeds a ``numpy.random.Generator``.
+    The ranges obey the functions' limits (module docstring): ``speed`` within [0.25, 4], ``semitones``
+    within [-24, 24], ``snr_db`` and ``gain_db`` within [-100, 100] dB.
     """
 
     def __init__(self, speed=(0.9, 1.1), p_speed=0.5, semitones=(-2.0, 2.0), p_pitch=0.3,
@@ -233,14 +268,12 @@ class WaveAugment:
             check_probability(name, value) for name, value in (
                 ("p_speed", p_speed), ("p_pitch", p_pitch), ("p_noise", p_noise), ("p_gain", p_gain),
                 ("p_shift", p_shift)))
-        self.speed = check_pair("speed", speed, 0.0)
-        if self.speed[0] == 0:  # a rate of 0 would stretch a clip to infinity
-            raise ValueError(f"speed must be a pair (lo, hi) with 0 < lo <= hi, got {speed!r}")
-        self.semitones = check_pair("semitones", semitones)
-        self.snr_db = check_pair("snr_db", snr_db)
+        self.speed = check_pair("speed", speed, *RATE_RANGE)
+        self.semitones = check_pair("semitones", semitones, *SEMITONE_RANGE)
+        self.snr_db = check_pair("snr_db", snr_db, *DB_RANGE)
         self.noise_clips = [_check_wave(c, f"noise_clips[{i}]") for i, c in enumerate(noise_clips)] \
             if noise_clips is not None else None
-        self.gain_db = check_pair("gain_db", gain_db)
+        self.gain_db = check_pair("gain_db", gain_db, *DB_RANGE)
         self.max_shift = check_number("max_shift", max_shift, 0.0, 1.0, high_open=True)
         self.rng = np.random.default_rng(check_seed("seed", seed))
 

@@ -24,7 +24,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from augment.checks import check_choice, check_positive_int, check_seed
+from augment.checks import check_choice, check_finite_array, check_positive_int, check_seed
 from augment.spec_augment import check_spec_augment_parameters
 
 __all__ = ["fsdd_files", "fsdd_split", "log_mel_spectrogram", "spec_augment_tf", "speech_dataset",
@@ -71,7 +71,15 @@ def log_mel_spectrogram(waves, sample_rate=8000, frame_length=256, frame_step=80
                         n_mels=40, fmin=20.0, fmax=None, eps=1e-6, normalize=True):
     """``log(W |STFT(x)|^2 + eps)`` of ``waves`` shaped ``(..., samples)`` -> ``(..., tau, n_mels)``,
     with ``tau = 1 + (samples - frame_length) // frame_step`` (Hann window), optionally normalized
-    to zero mean and unit variance per clip."""
+    to zero mean and unit variance per clip.
+
+    ``waves`` must be finite: one NaN sample makes every frame it touches NaN and, through the per-clip
+    normalization, the whole spectrogram. Eagerly (NumPy or an eager tensor) a non-finite sample raises
+    ``ValueError`` naming ``waves`` and the sample's index; in a graph (a ``tf.data`` map) an in-graph
+    assertion stops the pipeline with ``InvalidArgumentError`` "waves must be finite (no NaN or inf)"."""
+    if not tf.is_tensor(waves) or not tf.is_symbolic_tensor(waves):
+        check_finite_array("waves", np.asarray(waves))
+    waves = tf.debugging.assert_all_finite(tf.convert_to_tensor(waves), "waves must be finite (no NaN or inf)")
     stft = tf.signal.stft(waves, frame_length=frame_length, frame_step=frame_step, fft_length=fft_length)
     power = tf.math.square(tf.abs(stft))
     mel = tf.signal.linear_to_mel_weight_matrix(n_mels, fft_length // 2 + 1, sample_rate, fmin,

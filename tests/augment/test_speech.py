@@ -1,5 +1,7 @@
 """Waveform augmentation: dtype and length kept, speed change scales duration and frequency, pitch shift
 scales frequency at fixed length, SNR within 0.5 dB of the target, gain and shift exact."""
+import re
+
 import numpy as np
 import pytest
 
@@ -93,7 +95,7 @@ def test_gain_and_shift_are_exact():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match=r"rate must be a finite number in \(0, inf\), got 0.0"):
+    with pytest.raises(ValueError, match=r"rate must be a finite number in \[0.25, 4\], got 0.0"):
         change_speed(sine(100.0), 0.0)
     with pytest.raises(ValueError, match=r"x must be a 1-D waveform, got shape \(2, 10\)"):
         add_white_noise(np.zeros((2, 10)), 10.0)
@@ -107,7 +109,7 @@ def test_bad_arguments():
         time_shift(sine(100.0), 2.5)
     with pytest.raises(ValueError, match=r"p_noise must be a finite number in \[0, 1\], got 1.5"):
         WaveAugment(p_noise=1.5)
-    with pytest.raises(ValueError, match=r"speed must be a pair \(lo, hi\) with 0 < lo <= hi, got \(0.0, 1.0\)"):
+    with pytest.raises(ValueError, match=r"speed\[0\] must be a finite number in \[0.25, 4\], got 0.0"):
         WaveAugment(speed=(0.0, 1.0))
     with pytest.raises(ValueError, match=r"gain_db must be a pair \(lo, hi\) with lo <= hi, got \(6, -6\)"):
         WaveAugment(gain_db=(6, -6))
@@ -124,3 +126,106 @@ def test_wave_augment_seeded_and_random_per_clip():
     assert len({o.size for o in outs}) > 1  # a new speed per clip
     np.testing.assert_array_equal(WaveAugment()(x, rng=7), WaveAugment()(x, rng=7))
     assert all(o.dtype == x.dtype for o in outs)
+
+
+# ------------------------------------------------------------------------------ limits (issue 15)
+
+WAVE_FUNCTIONS = {
+    "white_noise": lambda x: add_white_noise(x, 15.0, rng=0),
+    "background": lambda x: add_background_noise(x, sine(1234.0, 0.3), 15.0, rng=0),
+    "speed": lambda x: change_speed(x, 1.1),
+    "stretch": lambda x: time_stretch(x, 1.2),
+    "pitch": lambda x: pitch_shift(x, 2.0),
+    "shift": lambda x: time_shift(x, 10),
+    "gain": lambda x: apply_gain(x, 3.0),
+    "chain": lambda x: WaveAugment(p_speed=1.0, p_pitch=1.0, p_noise=1.0, p_gain=1.0, p_shift=1.0, seed=0)(x),
+}
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("op", sorted(WAVE_FUNCTIONS))
+def test_non_finite_audio_is_rejected_naming_it(op, bad):
+    """One NaN sample made the whole clip NaN through the noise power, the STFT and the resampling filter."""
+    x = sine(440.0, 0.5)
+    x[100] = bad
+    with pytest.raises(ValueError, match=re.escape(f"x must be finite (no NaN or inf), got {float(bad)!r} at index (100,)")):
+        WAVE_FUNCTIONS[op](x)
+
+
+def test_non_finite_noise_is_rejected_naming_it():
+    noise = sine(1234.0, 0.3)
+    noise[7] = np.nan
+    with pytest.raises(ValueError, match=re.escape("noise must be finite (no NaN or inf), got nan at index (7,)")):
+        add_background_noise(sine(440.0, 0.5), noise, 10.0)
+    with pytest.raises(ValueError, match=re.escape("noise_clips[1] must be finite (no NaN or inf), got nan")):
+        WaveAugment(noise_clips=[sine(1234.0, 0.3), noise])
+
+
+@pytest.mark.parametrize("op", sorted(WAVE_FUNCTIONS))
+def test_empty_audio_is_rejected_naming_it(op):
+    """The documented choice: an empty clip is an error, not passed through (pitch_shift raised
+    ZeroDivisionError, change_speed returned one zero sample, a pipeline would pad it to a silent example)."""
+    with pytest.raises(ValueError, match=re.escape("x must hold at least one sample, got an empty waveform (shape (0,))")):
+        WAVE_FUNCTIONS[op](np.zeros(0, np.float32))
+
+
+@pytest.mark.parametrize("rate", [0.1, 5.0, 1e-6])  # 1e-6 last: before the bound it asked for 59.7 GiB
+def test_speed_factor_is_bounded(rate):
+    x = sine(440.0, 0.25)
+    needle = re.escape(f"rate must be a finite number in [0.25, 4], got {rate!r}")
+    with pytest.raises(ValueError, match=needle):
+        change_speed(x, rate)
+    with pytest.raises(ValueError, match=needle):
+        time_stretch(x, rate)
+    with pytest.raises(ValueError, match=re.escape("speed[0] must be a finite number in [0.25, 4]")):
+        WaveAugment(speed=(rate, 4.0) if rate < 4 else (rate, rate))
+
+
+def test_speed_and_pitch_limits_are_usable_down_to_one_sample():
+    """At the limits, and on a one-sample clip (pitch_shift by -24 semitones divided by a stretched length 0)."""
+    for n in (1, 5, 800):
+        x = sine(440.0, n / SR) + 0.1
+        for rate in (0.25, 4.0):
+            assert change_speed(x, rate).size == max(1, round(n / rate))
+            assert time_stretch(x, rate).size == max(1, round(n / rate))
+        for semitones in (-24.0, 24.0):
+            y = pitch_shift(x, semitones)
+            assert y.shape == x.shape and np.isfinite(y).all()
+    with pytest.raises(ValueError, match=re.escape("semitones must be a finite number in [-24, 24], got 25.0")):
+        pitch_shift(sine(440.0, 0.1), 25.0)
+    with pytest.raises(ValueError, match=re.escape("semitones[1] must be a finite number in [-24, 24], got 30")):
+        WaveAugment(semitones=(-2, 30))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_snr_and_gain_are_bounded_and_nan_is_rejected(dtype):
+    """snr = -1000 dB or gain = 1000 dB overflowed float32 to inf; NaN was (and is) rejected, naming it."""
+    x = sine(440.0, 0.25, dtype=dtype)
+    for snr, needle in ((-1000.0, "got -1000.0"), (1000.0, "got 1000.0"), (np.nan, "got nan")):
+        with pytest.raises(ValueError, match=re.escape("snr must be a finite number in [-100, 100], ") + needle):
+            add_white_noise(x, snr)
+        with pytest.raises(ValueError, match=re.escape("snr must be a finite number in [-100, 100], ") + needle):
+            add_background_noise(x, sine(1234.0, 0.3, dtype=dtype), snr)
+        with pytest.raises(ValueError, match=re.escape("gain_db must be a finite number in [-100, 100], ") + needle):
+            apply_gain(x, snr)
+    for limit in (-100.0, 100.0):  # the limits themselves stay finite (int16 clips at its range)
+        assert np.isfinite(add_white_noise(x, limit, rng=0).astype(np.float64)).all()
+        assert np.isfinite(apply_gain(x, limit).astype(np.float64)).all()
+    with pytest.raises(ValueError, match=re.escape("snr_db[0] must be a finite number in [-100, 100], got -200")):
+        WaveAugment(snr_db=(-200, 10))
+
+
+def test_log_mel_rejects_non_finite_waves():
+    tf = pytest.importorskip("tensorflow")
+    from augment.speech_pipeline import log_mel_spectrogram
+
+    waves = np.stack([sine(440.0, 0.5), sine(300.0, 0.5)])
+    assert np.isfinite(log_mel_spectrogram(waves).numpy()).all()
+    waves[1, 77] = np.nan
+    with pytest.raises(ValueError, match=re.escape("waves must be finite (no NaN or inf), got nan at index (1, 77)")):
+        log_mel_spectrogram(waves)
+    with pytest.raises(ValueError, match="waves must be finite"):
+        log_mel_spectrogram(tf.constant(waves))
+    ds = tf.data.Dataset.from_tensors(waves).map(log_mel_spectrogram)  # in a graph: an in-graph assertion
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape("waves must be finite (no NaN or inf)")):
+        next(iter(ds))
