@@ -112,6 +112,10 @@ class EDA:
 
     An operation whose ``alpha`` is 0 is not used. ``augment(sentence)`` returns ``n_aug`` new
     sentences; ``augment_corpus`` returns originals plus augmentations with their labels.
+
+    A sentence with no word left after cleaning (Chinese, digits or punctuation only: the paper's cleaning
+    keeps ``a-z`` alone) has nothing any operation applies to: ``augment`` returns it unchanged, ``n_aug``
+    times, and ``augment_corpus`` keeps it as its own original, never the empty string.
     """
 
     OPERATIONS = ("sr", "ri", "rs", "rd")
@@ -247,10 +251,11 @@ class EDA:
 
     def augment(self, sentence: str) -> list[str]:
         """``n_aug`` augmented sentences: ``ceil``-balanced over the operations with ``alpha > 0``
-        (``floor(n_aug / k) + 1`` each, shuffled, first ``n_aug`` kept, as in the paper)."""
+        (``floor(n_aug / k) + 1`` each, shuffled, first ``n_aug`` kept, as in the paper). A sentence without
+        a word after cleaning comes back unchanged (``n_aug`` copies): no operation applies to it."""
         words = self.tokenize(sentence)
         if not words:
-            return [""] * self.n_aug
+            return [sentence] * self.n_aug
         ops = [op for op in self.OPERATIONS if self.alpha[op] > 0]
         per_op = self.n_aug // len(ops) + 1
         out = [" ".join(self.apply(op, words)) for op in ops for _ in range(per_op)]
@@ -268,7 +273,7 @@ class EDA:
         for i, sentence in enumerate(sentences):
             group = self.augment(sentence)
             if include_original:
-                group = [" ".join(self.tokenize(sentence))] + group
+                group = [" ".join(self.tokenize(sentence)) or sentence] + group
             out_s.extend(group)
             if labels_list is not None:
                 out_y.extend([labels_list[i]] * len(group))

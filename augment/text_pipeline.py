@@ -22,16 +22,32 @@ import tensorflow as tf
 
 from augment.checks import check_positive_int, check_probability, check_seed
 
-__all__ = ["read_labeled_sentences", "on_the_fly_dataset", "expand_offline", "load_expanded",
+__all__ = ["detect_encoding", "read_labeled_sentences", "on_the_fly_dataset", "expand_offline", "load_expanded",
            "plain_dataset"]
 
 
-def read_labeled_sentences(path, encoding: str = "latin-1"):
+def detect_encoding(data: bytes) -> str:
+    """``"utf-8"`` when ``data`` decodes as UTF-8, else ``"latin-1"``. Text in Latin-1 (or cp1252) with any
+    byte >= 0x80 is almost never valid UTF-8 (an accented letter would have to be followed by the exact
+    continuation bytes), so this tells the two apart; pure ASCII is both and reads the same either way."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
+
+
+def read_labeled_sentences(path, encoding: str | None = None):
     """Read a ``label<space or tab>text`` file (the EDA / Kim 2014 sets). Lines are split on ``\\n``
-    only (some sets hold byte 0x85, which ``str.splitlines`` would take as a line break)."""
+    only (some sets hold byte 0x85, which ``str.splitlines`` would take as a line break).
+
+    ``encoding=None`` detects it (:func:`detect_encoding`): UTF-8 — what :func:`expand_offline` writes, and
+    the SST-2 files — when the file decodes as UTF-8, else Latin-1 (the MR, SUBJ and TREC files of the
+    shared data); give ``encoding`` to force one."""
     texts, labels = [], []
     with open(path, "rb") as f:
-        raw = f.read().decode(encoding)
+        data = f.read()
+    raw = data.decode(encoding or detect_encoding(data))
     for line in raw.split("\n"):
         line = line.strip("\r")
         if not line.strip():
@@ -57,7 +73,9 @@ def on_the_fly_dataset(texts, labels, augmenter, p=None, batch_size=32, shuffle=
     ``augmenter(sentence)``. Default ``p = n_aug / (n_aug + 1)`` (when the augmenter has ``n_aug``),
     the share of augmented sentences in the paper's offline expansion; else 0.5.
 
-    Randomness comes from ``random.Random(seed)``: with ``shuffle=False`` the stream is reproducible.
+    Randomness comes from ``random.Random(seed)``: with ``shuffle=False`` the stream is reproducible. An
+    augmentation that is empty (or only spaces) while the sentence is not is never used: the sentence is
+    kept (a model would otherwise train on "" with the sentence's label).
     """
     if p is None:
         n_aug = getattr(augmenter, "n_aug", 1)
@@ -74,7 +92,9 @@ def on_the_fly_dataset(texts, labels, augmenter, p=None, batch_size=32, shuffle=
             if rng.random() < p:
                 choices = augmenter(s)
                 if choices:
-                    s = choices[rng.randrange(len(choices))]
+                    choice = choices[rng.randrange(len(choices))]
+                    if choice.strip() or not s.strip():
+                        s = choice
             out.append(s)
         return tf.constant(out, dtype=tf.string)
 
@@ -90,8 +110,9 @@ def on_the_fly_dataset(texts, labels, augmenter, p=None, batch_size=32, shuffle=
 
 
 def expand_offline(texts, labels, augmenter, path, include_original=True):
-    """Write ``{x} U augmenter(x)`` for every sentence, one ``label<TAB>text`` line each, to ``path``.
-    Returns the number of lines written."""
+    """Write ``{x} U augmenter(x)`` for every sentence, one ``label<TAB>text`` line each, to ``path``, in
+    UTF-8 (what :func:`read_labeled_sentences` detects and :func:`load_expanded` reads). Returns the number
+    of lines written."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0

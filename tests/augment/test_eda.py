@@ -163,3 +163,21 @@ def test_augment_corpus_expands_with_labels(nltk_dir):
     s, y = eda.augment_corpus(["a good film .", "a bad movie ."], [1, 0])
     assert len(s) == 10 and y == [1] * 5 + [0] * 5
     assert s[0] == "a good film" and s[5] == "a bad movie"
+
+
+@pytest.mark.parametrize("sentence", ["我喜欢这部电影", "123 456", "!!! ...", "   "])
+def test_sentence_without_words_comes_back_unchanged(sentence):
+    """Chinese or digits-only sentences became "" (the cleaning keeps a-z only) and were trained on as ""."""
+    eda = EDA(n_aug=4, seed=0)  # no WordNet lookup: no word to look up
+    assert eda.augment(sentence) == [sentence] * 4
+    texts, labels = eda.augment_corpus([sentence, "123"], labels=[1, 0])
+    assert texts == [sentence] * 5 + ["123"] * 5 and labels == [1] * 5 + [0] * 5
+
+
+def test_on_the_fly_eda_never_trains_on_empty_sentences():
+    from augment.text_pipeline import on_the_fly_dataset
+
+    texts = ["我喜欢这部电影", "2024 09 01", "??", "数字 42"]
+    ds = on_the_fly_dataset(texts, [0, 1, 0, 1], EDA(n_aug=4, seed=0), p=1.0, batch_size=4, shuffle=False)
+    x, _ = next(iter(ds))
+    assert [s.decode("utf-8") for s in x.numpy()] == texts

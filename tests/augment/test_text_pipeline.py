@@ -68,3 +68,59 @@ def test_plain_and_real_sst2(data_root):
     assert len(texts500) == 500
     x, y = next(iter(plain_dataset(texts[:64], labels[:64], batch_size=64)))
     assert x.shape == (64,) and y.shape == (64,)
+
+
+class Empty:
+    """An augmenter whose only output is the empty string."""
+
+    def __call__(self, s):
+        return [""]
+
+
+def test_on_the_fly_never_replaces_a_sentence_by_an_empty_one():
+    xs, _ = _collect(on_the_fly_dataset(TEXTS[:20], LABELS[:20], Empty(), p=1.0, batch_size=8, shuffle=False))
+    assert xs == TEXTS[:20]
+
+
+UNICODE = ["un café très naïve", "日本語の文", "plain ascii", "smart “quotes” — dash"]
+
+
+class Same:
+    def __call__(self, s):
+        return [s]
+
+
+def test_reader_reads_what_expand_offline_writes(tmp_path):
+    """expand_offline writes UTF-8; the reader's fixed latin-1 read it back as 'cafÃ©'."""
+    path = tmp_path / "expanded.tsv"
+    expand_offline(UNICODE, [0, 1, 0, 1], Same(), path, include_original=False)
+    texts, labels = read_labeled_sentences(path)
+    assert texts == UNICODE and labels.tolist() == [0, 1, 0, 1]
+    xs, _ = _collect(load_expanded(path, batch_size=4, shuffle=False))
+    assert xs == UNICODE
+
+
+def test_reader_detects_latin1_and_takes_an_encoding(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("1 un café\n0 naïve\x85 end\n".encode("latin-1"))
+    texts, labels = read_labeled_sentences(path)
+    assert texts == ["un café", "naïve\x85 end"] and labels.tolist() == [1, 0]
+    assert read_labeled_sentences(path, encoding="latin-1")[0] == texts
+    with pytest.raises(UnicodeDecodeError):
+        read_labeled_sentences(path, encoding="utf-8")
+    utf8 = tmp_path / "utf8.txt"
+    utf8.write_bytes("1 un café\n".encode("utf-8"))
+    assert read_labeled_sentences(utf8)[0] == ["un café"]
+    assert read_labeled_sentences(utf8, encoding="latin-1")[0] == ["un cafÃ©"]  # forced, as asked
+
+
+@pytest.mark.parametrize("name,encoding", [("rt-polarity.all", "latin-1"), ("subj.all", "latin-1"),
+                                           ("TREC.train.all", "latin-1"), ("stsa.binary.train", "utf-8")])
+def test_reader_on_the_shared_sets(data_root, name, encoding):
+    """MR, SUBJ and TREC are Latin-1 and still read as before; SST-2 is UTF-8 (it read as 'Ã©' before)."""
+    path = data_root / "text" / name
+    texts, labels = read_labeled_sentences(path)
+    assert texts == read_labeled_sentences(path, encoding=encoding)[0]
+    assert any(any(ord(c) > 127 for c in t) for t in texts)  # the non-ASCII lines are there
+    if encoding == "utf-8":
+        assert not any("Ã" in t for t in texts) and any("é" in t for t in texts)
