@@ -40,8 +40,8 @@ from scipy import signal as _signal
 from augment.checks import (check_finite_array, check_int, check_number, check_pair, check_positive_int,
                             check_probability, check_seed)
 
-__all__ = ["DB_RANGE", "RATE_RANGE", "SEMITONE_RANGE", "snr_db", "add_white_noise", "add_background_noise", "change_speed", "pitch_shift",
-           "time_stretch", "time_shift", "apply_gain", "fix_length", "WaveAugment"]
+__all__ = ["DB_RANGE", "RATE_RANGE", "SEMITONE_RANGE", "snr_db", "add_white_noise", "add_background_noise",
+           "change_speed", "pitch_shift", "time_stretch", "time_shift", "apply_gain", "fix_length", "WaveAugment"]
 
 
 #: Range of ``snr`` and ``gain_db`` in dB.
