@@ -6,7 +6,9 @@ The lecture's experiments train on a training set X, keep a validation set aside
 - ``load_cifar10(data_dir=None)`` reads ``data_dir/train/<class>/*.png`` and ``data_dir/test/<class>/*.png``
   (the layout ``keras.utils.image_dataset_from_directory`` and ``tfds.ImageFolder`` read), or, with no
   ``data_dir``, the ``cifar10`` dataset of tensorflow-datasets. Folder data is decoded once and cached as
-  ``.npy`` files, so a second call takes about a second.
+  ``.npy`` files under a key that hashes every file's bytes, so a second call takes a few seconds (reading and
+  hashing the files, then loading the cache) instead of decoding again. Hidden folders and files (names starting
+  with ".", e.g. ``.ipynb_checkpoints``) are ignored; 16-bit PNGs are scaled to 8 bits.
 - ``split_train_val`` splits the training set into a subtrain and a validation set, deterministically and
   stratified by class.
 - ``channel_mean_std`` gives the per-channel mean μ_c and standard deviation σ_c of the training split, for the
@@ -17,10 +19,14 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import pathlib
 import socket
+import tempfile
+import threading
+import warnings
 
 import numpy as np
 
@@ -39,6 +45,14 @@ _TFDS_SOURCE_HOST = ("www.cs.toronto.edu", 443)
 
 
 NUM_CLASSES = len(CLASS_NAMES)
+
+#: Part of the cache key: bump when decoding changes what a file decodes to (v3: 16-bit PNGs scaled, not clipped).
+_CACHE_VERSION = "v3"
+_CACHE_PARTS = ("xtrain", "ytrain", "xtest", "ytest")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Files per task of the reading threads (one task per file would cost more in scheduling than in reading).
+_CHUNK = 256
+_TF_LOCK = threading.Lock()
 
 
 def load_cifar10(data_dir=None, cache_dir=None, tfds_data_dir=None, check_network=True):
@@ -90,43 +104,32 @@ def _load_tfds(tfds_data_dir, check_network):
     return splits["train"], splits["test"]
 
 
+def _visible(name: str) -> bool:
+    """Hidden entries (``.ipynb_checkpoints``, ``.DS_Store``, macOS ``._x.png``) are no data."""
+    return not name.startswith(".")
+
+
 def _list_split(split_dir: pathlib.Path):
+    """``(classes, files)`` of one split: the sorted visible class folders, and ``(path, label)`` of every visible
+    file in them in sorted order. A file that is not an image (by its extension) raises ``ValueError`` naming it,
+    before anything is read."""
     if not split_dir.is_dir():
         raise FileNotFoundError(f"data_dir has no folder {split_dir.name}/ (looked for {split_dir})")
-    classes = sorted(p.name for p in split_dir.iterdir() if p.is_dir())
+    classes = sorted(e.name for e in os.scandir(split_dir) if _visible(e.name) and e.is_dir())
     if not classes:
         raise ValueError(f"{split_dir} has no class folders (expected {split_dir}/<class>/*.png)")
     files = []
     for label, name in enumerate(classes):
         for entry in sorted(os.scandir(split_dir / name), key=lambda e: e.name):
-            if entry.is_file() and not entry.name.startswith("."):
-                files.append((entry.path, label, entry.stat().st_size, entry.stat().st_mtime_ns))
+            if _visible(entry.name) and entry.is_file():
+                if not entry.name.lower().endswith(IMAGE_EXTENSIONS):
+                    raise ValueError(f"not an image file (expected one of {IMAGE_EXTENSIONS}): {entry.path}")
+                files.append((entry.path, label))
     return classes, files
 
 
-def _decode(path, expected_shape):
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.lower().endswith(IMAGE_EXTENSIONS):
-        raise ValueError(f"not an image file (expected one of {IMAGE_EXTENSIONS}): {path}")
-    try:
-        with Image.open(path) as im:
-            array = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
-        raise ValueError(f"cannot decode image {path}: {err}") from err
-    if expected_shape is not None and array.shape != tuple(expected_shape):
-        raise ValueError(f"image {path} has shape {array.shape}, expected {tuple(expected_shape)}")
-    return array
-
-
-def load_image_folder(data_dir, cache_dir=None, expected_shape=None, shuffle_seed=0):
-    """Decode ``data_dir/{train,test}/<class>/*`` into arrays, caching the result as ``.npy`` files.
-
-    The cache key is a hash of the folder's absolute path and every file's name, size and modification time,
-    so an edited folder is decoded again. A corrupt or non-image file raises ``ValueError`` naming the file.
-    Returns ``((x_train, y_train), (x_test, y_test))``; the training set is permuted with ``shuffle_seed``, the
-    test set with ``shuffle_seed + 1``.
-    """
+def _list_folder(data_dir):
+    """``(root, {"train": (classes, files), "test": (classes, files)})`` of a CIFAR-style folder; reads no file."""
     root = pathlib.Path(data_dir).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(
@@ -140,38 +143,220 @@ def load_image_folder(data_dir, cache_dir=None, expected_shape=None, shuffle_see
             f"train/ and test/ of {root} have different class folders: "
             f"{listing['train'][0]} vs {listing['test'][0]}"
         )
-    digest = hashlib.sha256(json.dumps(
-        ["v2", str(root), shuffle_seed, list(expected_shape or ()),
-         {s: [(os.path.relpath(f[0], root), f[2], f[3]) for f in listing[s][1]] for s in listing}]
-    ).encode()).hexdigest()[:20]
-    cache = pathlib.Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    prefix = cache / f"imagefolder-{digest}"
-    names = [f"{prefix}-{k}.npy" for k in ("xtrain", "ytrain", "xtest", "ytest")]
-    if all(os.path.exists(n) for n in names):
-        x_tr, y_tr, x_te, y_te = (np.load(n) for n in names)
-        return (x_tr, y_tr), (x_te, y_te)
+    for split, (_, files) in listing.items():
+        if not files:
+            raise ValueError(f"{root / split} has no image files")
+    return root, listing
+
+
+def _is_png16(data: bytes) -> bool:
+    """Whether ``data`` is a PNG with 16 bits per sample (IHDR's bit depth, byte 24 of the file)."""
+    return len(data) > 24 and data[:8] == _PNG_SIGNATURE and data[12:16] == b"IHDR" and data[24] == 16
+
+
+def _decode_png16(path, data):
+    """A 16-bit PNG (gray, gray+alpha, RGB or RGBA) as uint8 RGB, each sample v scaled to round(v·255/65535).
+
+    Pillow cannot give the 16-bit samples of color PNGs (it keeps the high byte), so libpng decodes them, through
+    TensorFlow (imported here, only when such a file occurs)."""
+    with _TF_LOCK:  # one thread imports TensorFlow; the others wait for it instead of importing it half-done
+        import tensorflow as tf
+    try:
+        values = tf.io.decode_png(data, channels=0, dtype=tf.uint16).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.OpError) as err:
+        raise ValueError(f"cannot decode image {path}: {err.message.strip()}") from err
+    values = np.repeat(values[..., :1], 3, axis=-1) if values.shape[-1] <= 2 else values[..., :3]  # alpha dropped
+    # round(v·255/65535) = round(v/257) = floor((v + 128)/257): 257 is odd, so v/257 never ends in .5 (no ties)
+    return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def _decode(path, expected_shape, data=None):
+    """The image at ``path`` (or its bytes ``data``) as a uint8 RGB array (h, w, 3).
+
+    8-bit images are converted by Pillow (gray replicated to R = G = B, alpha dropped, a palette looked up).
+    16-bit PNGs (grayscale ``I;16``, gray+alpha, RGB 48-bit, RGBA 64-bit) are scaled to 8 bits as
+    round(v·255/65535) per sample (gray replicated, alpha dropped): 0 → 0, 128 → 0, 129 → 1, 65535 → 255.
+    Other images with more than 8 bits per sample (32-bit integer or float TIFFs, …) raise ``ValueError`` naming
+    the file, as do corrupt files and images whose shape is not ``expected_shape``.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.lower().endswith(IMAGE_EXTENSIONS):
+        raise ValueError(f"not an image file (expected one of {IMAGE_EXTENSIONS}): {path}")
+    try:
+        if data is None:
+            with open(path, "rb") as f:
+                data = f.read()
+        if _is_png16(data):
+            array = _decode_png16(path, data)
+        else:
+            with Image.open(io.BytesIO(data)) as im:
+                if im.mode.startswith("I") or im.mode == "F":
+                    raise ValueError(f"cannot decode image {path}: {im.format} image of mode {im.mode} has more "
+                                     "than 8 bits per sample; only 16-bit PNGs are scaled to 8 bits")
+                array = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise ValueError(f"cannot decode image {path}: {err}") from err
+    if expected_shape is not None and array.shape != tuple(expected_shape):
+        raise ValueError(f"image {path} has shape {array.shape}, expected {tuple(expected_shape)}")
+    return array
+
+
+def _file_digest(path, data=None):
+    if data is None:
+        with open(path, "rb") as f:
+            data = f.read()
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _read_and_decode(path, expected_shape):
+    """(digest, image) of one file from one read: the cached pixels are those of the bytes the key hashes."""
+    with open(path, "rb") as f:
+        data = f.read()
+    return _file_digest(path, data), _decode(path, expected_shape, data)
+
+
+def _workers():
+    return min(8, (os.cpu_count() or 1) * 2)
+
+
+def _parallel_map(fn, items):
+    """``[fn(i) for i in items]`` on reading threads, ``_CHUNK`` items per task; the first error is raised and
+    the tasks not yet started are dropped."""
+    chunks = [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=_workers())
+    try:
+        return [r for part in pool.map(lambda chunk: [fn(i) for i in chunk], chunks) for r in part]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _cache_key(root, listing, digests, shuffle_seed, expected_shape):
+    """The cache entry's name: a hash of the folder's path, class folders, every file's name and bytes (its
+    blake2b digest), the shuffle seed, the expected shape and the decoder's version."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(json.dumps([_CACHE_VERSION, str(root), shuffle_seed, list(expected_shape or ()),
+                         {s: listing[s][0] for s in listing}]).encode())
+    for split in ("train", "test"):
+        for (path, _), digest in zip(listing[split][1], digests[split]):
+            h.update(os.path.relpath(path, root).encode("utf-8", "surrogateescape") + b"\0" + digest)
+    return h.hexdigest()[:24]
+
+
+def _cache_dir_problem(cache: pathlib.Path, probe: bool):
+    """``None`` when ``cache`` (or, when it does not exist yet, its nearest existing parent) is a folder in which
+    a file can be created (probe: create and remove one; as root, permission bits alone prove nothing), else what
+    is wrong."""
+    existing = cache.absolute()
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    if probe:
+        try:
+            fd, name = tempfile.mkstemp(prefix=".write-probe-", dir=existing)
+            os.close(fd)
+            os.unlink(name)
+        except OSError as err:
+            return f"creating a file in {existing} failed: {err.strerror or err}"
+    return None
+
+
+def _check_cache_dir(cache: pathlib.Path, probe: bool):
+    problem = _cache_dir_problem(cache, probe)
+    if problem is not None:
+        raise ValueError(f"--cache-dir must be a folder we can create files in, got {cache} ({problem})")
+
+
+def _write_cache(names, values):
+    """Write each array to its ``.npy`` name: every entry first to a temporary in the same folder (flushed to
+    disk), then all renamed in order, so that a reader sees an entry whole or not at all, and the set complete
+    (the last name present) only after every entry is. Returns the ``OSError`` that stopped it, or ``None``;
+    leaves no temporary behind."""
+    temporaries = []
+    try:
+        pathlib.Path(names[0]).parent.mkdir(parents=True, exist_ok=True)
+        for name, value in zip(names, values):
+            fd, tmp = tempfile.mkstemp(prefix=os.path.basename(name) + ".tmp-", dir=os.path.dirname(name))
+            temporaries.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, value, allow_pickle=False)
+                f.flush()
+                os.fsync(f.fileno())
+        for name, tmp in zip(names, temporaries):
+            os.replace(tmp, name)  # atomic: a killed run never leaves a half-written cache entry
+        temporaries = []
+        return None
+    except OSError as err:
+        return err
+    finally:
+        for tmp in temporaries:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _read_cache(names):
+    """The four cached arrays, or ``None`` when the set is incomplete or unreadable (then with a warning)."""
+    if not all(os.path.exists(n) for n in names):
+        return None
+    try:
+        x_tr, y_tr, x_te, y_te = (np.load(n, allow_pickle=False) for n in names)
+        if not (x_tr.dtype == x_te.dtype == np.uint8 and x_tr.ndim == x_te.ndim == 4
+                and len(x_tr) == len(y_tr) and len(x_te) == len(y_te)):
+            raise ValueError("arrays of unexpected type or length")
+    except (OSError, ValueError, EOFError) as err:
+        warnings.warn(f"cache entry {names[0]} cannot be read ({err}); decoding again", RuntimeWarning,
+                      stacklevel=3)
+        return None
+    return (x_tr, y_tr), (x_te, y_te)
+
+
+def load_image_folder(data_dir, cache_dir=None, expected_shape=None, shuffle_seed=0):
+    """Decode ``data_dir/{train,test}/<class>/*`` into arrays, caching the result as ``.npy`` files.
+
+    Hidden folders and files (names starting with ".") are ignored. The cache key hashes the folder's path, its
+    class folders and every file's name and bytes (blake2b, read on parallel threads), so any edit, even one that
+    keeps a file's size and modification time, decodes again; a cache hit costs reading and hashing the files.
+    Before decoding, ``cache_dir`` must be a folder (or not exist yet, under a folder) in which files can be
+    created, else ``ValueError`` naming ``--cache-dir``; a cached entry is read from a read-only folder too. When
+    writing the cache fails after decoding (disk full, …) a ``RuntimeWarning`` says so once and the arrays are
+    returned uncached. A corrupt or non-image file raises ``ValueError`` naming the file; 16-bit PNGs are scaled
+    to 8 bits as round(v·255/65535) (see ``_decode``). Returns ``((x_train, y_train), (x_test, y_test))``; the
+    training set is permuted with ``shuffle_seed``, the test set with ``shuffle_seed + 1``.
+    """
+    root, listing = _list_folder(data_dir)
+    cache = pathlib.Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    _check_cache_dir(cache, probe=False)  # a file where the folder should be: nothing to read, nothing to write
+
+    digests = {split: _parallel_map(_file_digest, [f[0] for f in files]) for split, (_, files) in listing.items()}
+    key = _cache_key(root, listing, digests, shuffle_seed, expected_shape)
+    cached = _read_cache([str(cache / f"imagefolder-{key}-{part}.npy") for part in _CACHE_PARTS])
+    if cached is not None:
+        return cached
+    _check_cache_dir(cache, probe=True)
 
     arrays = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
-        for split, (_, files) in listing.items():
-            if not files:
-                raise ValueError(f"{root / split} has no image files")
-            images = list(pool.map(lambda f: _decode(f[0], expected_shape), files, chunksize=256))
-            shapes = {im.shape for im in images}
-            if len(shapes) != 1:
-                raise ValueError(f"images in {root / split} differ in shape: {sorted(shapes)[:3]}")
-            x = np.stack(images)
-            y = np.array([f[1] for f in files], dtype=np.int64)
-            seed = shuffle_seed if split == "train" else shuffle_seed + 1
-            order = np.random.default_rng(seed).permutation(len(y))
-            x, y = x[order], y[order]
-            arrays[split] = (x, y)
-    cache.mkdir(parents=True, exist_ok=True)
-    values = [arrays["train"][0], arrays["train"][1], arrays["test"][0], arrays["test"][1]]
-    for name, value in zip(names, values):
-        tmp = f"{name}.tmp-{os.getpid()}.npy"
-        np.save(tmp, value)
-        os.replace(tmp, name)  # atomic: a killed run never leaves a half-written cache entry
+    for split, (_, files) in listing.items():
+        read = _parallel_map(lambda f: _read_and_decode(f[0], expected_shape), files)
+        digests[split] = [digest for digest, _ in read]
+        images = [image for _, image in read]
+        shapes = {im.shape for im in images}
+        if len(shapes) != 1:
+            raise ValueError(f"images in {root / split} differ in shape: {sorted(shapes)[:3]}")
+        x = np.stack(images)
+        y = np.array([f[1] for f in files], dtype=np.int64)
+        seed = shuffle_seed if split == "train" else shuffle_seed + 1
+        order = np.random.default_rng(seed).permutation(len(y))
+        arrays[split] = (x[order], y[order])
+    # the key of the bytes just decoded (a file edited since the hashing pass gets the entry it now matches)
+    key = _cache_key(root, listing, digests, shuffle_seed, expected_shape)
+    names = [str(cache / f"imagefolder-{key}-{part}.npy") for part in _CACHE_PARTS]
+    error = _write_cache(names, [arrays["train"][0], arrays["train"][1], arrays["test"][0], arrays["test"][1]])
+    if error is not None:
+        warnings.warn(f"could not write the decoded-data cache in --cache-dir {cache} ({error}); going on "
+                      "without caching (the next run decodes the images again)", RuntimeWarning, stacklevel=2)
     return arrays["train"], arrays["test"]
 
 
@@ -239,7 +424,17 @@ class CIFAR10Splits:
         return NUM_CLASSES
 
 
-def prepare_cifar10(data_dir=None, cache_dir=None, train_limit=None, val_size=0, test_limit=None, seed=0):
+def _check_sizes(available, train_limit, val_size, batch_size):
+    """Whether the sizes fit ``available`` training images (before ``--train-limit``); raises naming the flag."""
+    n = available if train_limit is None else min(train_limit, available)
+    if val_size >= n:
+        raise ValueError(f"--val-size must be < the number of training images ({n}), got {val_size}")
+    if batch_size is not None and batch_size > n - val_size:
+        raise ValueError(f"--batch-size must be <= the number of training images ({n - val_size}), got {batch_size}")
+
+
+def prepare_cifar10(data_dir=None, cache_dir=None, train_limit=None, val_size=0, test_limit=None, seed=0,
+                    batch_size=None):
     """Load CIFAR-10 and cut it into the sets of a run: the one data preparation every command uses.
 
     1. the folder from ``resolve_data_dir("cifar10", data_dir)`` (``--data-dir``, else ``$RECIPES_DATA/cifar10``,
@@ -250,15 +445,21 @@ def prepare_cifar10(data_dir=None, cache_dir=None, train_limit=None, val_size=0,
     3. the stratified, seeded validation split of ``val_size`` images (``split_train_val``);
     4. the channel statistics μ_c, σ_c of the remaining training images.
 
-    Raises ``ValueError`` naming the flag (``--train-limit``, ``--val-size``, ``--test-limit``) when a size does
-    not fit the data, and when images are not finite or labels fall outside [0, 10).
+    Raises ``ValueError`` naming the flag (``--train-limit``, ``--val-size``, ``--test-limit``, ``--batch-size``,
+    ``--cache-dir``) when a size does not fit the data, and when images are not finite or labels fall outside
+    [0, 10). ``batch_size`` (optional) must be <= the number of training images left after ``train_limit`` and
+    ``val_size``. For a folder these checks use its listing, before any image is read, decoded or cached; on the
+    tensorflow-datasets route they follow the download.
     """
-    for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit)):
+    for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit), ("--batch-size", batch_size)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
             raise ValueError(f"{flag} must be an integer >= 1, got {value!r}")
     if isinstance(val_size, bool) or not isinstance(val_size, (int, np.integer)) or val_size < 0:
         raise ValueError(f"--val-size must be an integer >= 0, got {val_size!r}")
     folder = resolve_data_dir("cifar10", data_dir)
+    if folder is not None:  # sizes from the listing: a size that cannot fit fails before any image is decoded
+        _, listing = _list_folder(folder)
+        _check_sizes(len(listing["train"][1]), train_limit, val_size, batch_size)
     (x_train, y_train), (x_test, y_test) = load_cifar10(folder, cache_dir=cache_dir)
     if train_limit is not None:
         x_train, y_train = x_train[:train_limit], y_train[:train_limit]
@@ -272,8 +473,7 @@ def prepare_cifar10(data_dir=None, cache_dir=None, train_limit=None, val_size=0,
     for name, y in (("training", y_train), ("test", y_test)):
         if y.size and (y.min() < 0 or y.max() >= NUM_CLASSES):
             raise ValueError(f"{name} labels must lie in [0, {NUM_CLASSES}); found {int(y.min())}..{int(y.max())}")
-    if val_size >= len(y_train):
-        raise ValueError(f"--val-size must be < the number of training images ({len(y_train)}), got {val_size}")
+    _check_sizes(len(y_train), None, val_size, batch_size)
     if val_size:
         train, val = split_train_val(x_train, y_train, val_size, seed=seed)
     else:
