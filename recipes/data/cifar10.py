@@ -237,9 +237,10 @@ def _cache_key(root, listing, digests, shuffle_seed, expected_shape):
     h = hashlib.blake2b(digest_size=16)
     h.update(json.dumps([_CACHE_VERSION, str(root), shuffle_seed, list(expected_shape or ()),
                          {s: listing[s][0] for s in listing}]).encode())
+    start = len(os.path.join(str(root), ""))  # the listing's paths are root + os.sep + split/class/name
     for split in ("train", "test"):
         for (path, _), digest in zip(listing[split][1], digests[split]):
-            h.update(os.path.relpath(path, root).encode("utf-8", "surrogateescape") + b"\0" + digest)
+            h.update(path[start:].encode("utf-8", "surrogateescape") + b"\0" + digest)
     return h.hexdigest()[:24]
 
 
