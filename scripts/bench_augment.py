@@ -269,7 +269,8 @@ def section_text(args):
 def load_fsdd_clips(root, n):
     from scipy.io import wavfile
 
-    files = sorted(pathlib.Path(root).glob("*.wav"))[:: max(1, 3000 // n)][:n]
+    files = sorted(p for p in pathlib.Path(root).glob("*.wav") if not p.name.startswith("."))  # no ._x.wav
+    files = files[:: max(1, 3000 // n)][:n]
     return [wavfile.read(f)[1].astype(np.float32) / 32768.0 for f in files]
 
 

@@ -356,3 +356,16 @@ print(rounds)
         out, _ = writer.communicate(timeout=60)
     assert writer.returncode == 0 and int(out) > 0
     assert sorted(p.name for p in cache.iterdir()) == sorted(os.path.basename(n) for n in names)
+
+
+def test_fsdd_clips_of_the_augmentation_benchmark_skip_hidden_files(tmp_path):
+    from scipy.io import wavfile
+
+    from tests.helpers import load_script
+
+    bench = load_script("bench_augment")
+    for i, name in enumerate(("0_jackson_0.wav", "1_theo_5.wav")):
+        wavfile.write(tmp_path / name, 8000, np.full(80, 1000 * (i + 1), dtype=np.int16))
+    (tmp_path / "._0_jackson_0.wav").write_bytes(b"\0\5\26\7 AppleDouble resource fork")  # macOS metadata
+    clips = bench.load_fsdd_clips(tmp_path, 3000)  # n = 3000: every file (the benchmark takes every 3000 // n-th)
+    assert [round(float(c[0]) * 32768) for c in clips] == [1000, 2000]
