@@ -138,7 +138,11 @@ class WeightAveragingCallback(keras.callbacks.Callback):
                 v.assign(a)
 
     def assign_average(self):
-        """Put θ̄ into the model (a no-op before the first step)."""
+        """Put θ̄ into the model (a no-op before the first step, unless θ̄ was restored from a backup)."""
+        if self.average is None and getattr(self, "_restored", None) is not None:
+            self._variables = self._model_weights()
+            self.average = [ops.convert_to_tensor(a, dtype=v.dtype) for a, v in zip(self._restored, self._variables)]
+            self._restored = None
         if self.average is None:
             return
         self._sync()

@@ -109,6 +109,8 @@ def build_parser(recipe="standard"):
       help="allow non-deterministic TensorFlow ops (faster on GPU)")
     a("--max-steps", type=int, help="stop after this many steps (smoke tests)")
     a("--output-dir", help="model.keras, history.csv/json, metrics.json, config.json, results.csv, summary.json")
+    a("--overwrite", action="store_true", help="start afresh in an --output-dir that holds a run with other "
+                                               "settings or other files (they are moved into superseded-<time>/)")
     a("--save-model", action="store_true", help="kept for compatibility: the model is saved whenever "
                                                 "--output-dir is given")
     a("--no-tensorboard", dest="tensorboard", action="store_false")
@@ -160,7 +162,9 @@ def main(argv=None, recipe="standard"):
         validate_config(cfg)
     except (ValueError, TypeError) as err:
         parser.error(str(err))
-    from recipes.training.engine import UsageError, WorkerFailure, print_summary, run_training
+    from recipes.training.engine import (
+        RunFailed, TrainingDiverged, TrainingInterrupted, UsageError, WorkerFailure, print_summary, run_training,
+    )
 
     try:
         summary = run_training(cfg)
@@ -169,6 +173,19 @@ def main(argv=None, recipe="standard"):
     except WorkerFailure as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 3
+    except TrainingDiverged as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 4
+    except RunFailed as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 1
+    except TrainingInterrupted as err:
+        print(f"\nstopped: {err}", file=sys.stderr, flush=True)
+        return 130
+    except KeyboardInterrupt:
+        print("\nstopped: interrupted; rerunning the same command resumes from the last committed epoch, if one "
+              "was committed", file=sys.stderr, flush=True)
+        return 130
     if summary["seeds"] > 1 or cfg.recipe == "fast":
         print_summary(summary)
     digits = 4 if summary["seeds"] == 1 else 6

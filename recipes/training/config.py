@@ -98,6 +98,7 @@ class TrainConfig:
     deterministic: bool = True
     max_steps: int | None = None
     output_dir: str | None = "runs/cifar10"
+    overwrite: bool = False  # move an existing run's files aside and start afresh
     save_model: bool = True
     tensorboard: bool = True
     verbose: str | int = "auto"
@@ -207,6 +208,11 @@ def validate_config(cfg: TrainConfig):
     if cfg.verbose not in ("auto", 0, 1, 2, "0", "1", "2") or isinstance(cfg.verbose, bool):
         raise ValueError(f"--verbose must be auto, 0, 1 or 2, got {cfg.verbose!r}")
     # combinations the flags alone decide
+    if cfg.train_limit is not None and cfg.val_size >= cfg.train_limit:
+        raise ValueError(f"--val-size must be < --train-limit ({cfg.train_limit}), got {cfg.val_size}")
+    if cfg.train_limit is not None and cfg.batch_size > cfg.train_limit - cfg.val_size:
+        raise ValueError(f"--batch-size must be <= the number of training images "
+                         f"({cfg.train_limit - cfg.val_size} = --train-limit − --val-size), got {cfg.batch_size}")
     if cfg.early_stopping and cfg.val_size <= 0:
         raise ValueError("--early-stopping needs a validation set: --val-size > 0")
     if cfg.early_stopping and cfg.strategy != "default":

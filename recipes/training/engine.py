@@ -23,8 +23,11 @@ Both recipes are configurations of the same run (``recipes.training.config``), a
 """
 from __future__ import annotations
 
+import json
 import math
 import pathlib
+import signal
+import threading
 import time
 
 import keras
@@ -298,16 +301,61 @@ def _warm_up(train_model, source, placement, tta_net, x_eval, batch_size):
 # the run
 
 
+class RunFailed(RuntimeError):
+    """The results could not be written (disk full, …); the backup is kept, a rerun finishes the run."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the backup of the last finite epoch is kept."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """Ctrl-C (SIGINT) stopped the training at a step boundary; the backup of the last completed epoch is kept."""
+
+
+def _seed_folders(cfg):
+    """[(seed, folder or None)]: ``--output-dir`` itself for one seed, ``--output-dir/seed<k>`` for several."""
+    out = pathlib.Path(cfg.output_dir) if cfg.output_dir is not None else None
+    seeds = [cfg.seed + k for k in range(cfg.seeds)]
+    if out is None:
+        return [(s, None) for s in seeds]
+    return [(s, out if cfg.seeds == 1 else out / f"seed{s}") for s in seeds]
+
+
+def _check_folders(cfg, fingerprint=None):
+    """Judge ``--output-dir`` for this configuration (``run_folder.RunFolder.check``); returns the top folder's
+    status and each seed folder's. Touches nothing."""
+    if cfg.output_dir is None or not is_chief():
+        return "new", {}
+    top = run_folder.RunFolder(cfg.output_dir)
+    top_ident = run_folder.identity(cfg, seed=cfg.seed if cfg.seeds == 1 else None, data_fingerprint=fingerprint)
+    status = top.check(top_ident, overwrite=cfg.overwrite)
+    seeds = {}
+    if cfg.seeds > 1 and status != "overwrite":
+        for seed, folder in _seed_folders(cfg):
+            seeds[seed] = run_folder.RunFolder(folder).check(
+                run_folder.identity(cfg, seed=seed, data_fingerprint=fingerprint))
+    return status, seeds
+
+
 def run_training(cfg: TrainConfig, extra_callbacks=(), log=print):
     """Train as configured, for seeds ``seed … seed + seeds − 1``; write the run folder(s); return the summary
-    (``test_accuracy`` = the mean over seeds, ``runs`` = every seed's metrics)."""
+    (``test_accuracy`` = the mean over seeds, ``runs`` = every seed's metrics; ``stored`` = the seeds whose
+    finished result was read back instead of trained).
+
+    Everything that can be judged before training is judged first, and raises ``UsageError`` having written
+    nothing: the flags, the output and cache folders (writable; another run's settings or foreign files refused),
+    the data (its sizes against the flags, its fingerprint against a run being resumed)."""
     try:
         validate_config(cfg)
+        if cfg.output_dir is not None:
+            run_folder.check_writable_folder(cfg.output_dir, "--output-dir")
+        _check_folders(cfg)  # the flags' identity, before any data is read
         strategy = None
         if cfg.strategy != "default" or cfg.logical_cpus:
             strategy = make_strategy(cfg.strategy, cfg.logical_cpus, cfg.collective_timeout)
         splits = prepare_cifar10(cfg.data_dir, cfg.cache_dir, cfg.train_limit, cfg.val_size, cfg.test_limit,
-                                 seed=cfg.seed)
+                                 seed=cfg.seed, **_batch_size_check(cfg))
         n = len(splits.train[1])
         if cfg.batch_size > n:
             raise ValueError(f"--batch-size must be <= the number of training images ({n}), got {cfg.batch_size}")
@@ -315,30 +363,137 @@ def run_training(cfg: TrainConfig, extra_callbacks=(), log=print):
         if cfg.batch_size % replicas:
             raise ValueError(f"--batch-size (the global batch) must be divisible by the {replicas} replicas, "
                              f"got {cfg.batch_size}")
-    except (ValueError, FileNotFoundError, DataUnavailableError) as err:
+        fingerprint = run_folder.data_fingerprint(splits)
+        status, seed_status = _check_folders(cfg, fingerprint)  # the data too, now that it is read
+    except (ValueError, FileNotFoundError, DataUnavailableError, run_folder.RunFolderError) as err:
         raise UsageError(str(err)) from err
     precision = run_backend.resolve_precision(cfg.mixed_precision)
-    log(f"recipe={cfg.recipe} backend={keras.backend.backend()} precision={precision} jit={cfg.jit} "
-        f"model={cfg.model} augment={cfg.augment} on {augment_placement(cfg)} train={len(splits.train[1])} "
-        f"val={len(splits.val[1])} test={len(splits.test[1])} batch={cfg.batch_size} epochs={cfg.epochs:g} "
-        f"data={splits.source}")
-    runs = []
-    for k in range(cfg.seeds):
-        seed = cfg.seed + k
-        out = None
-        if cfg.output_dir is not None:
-            out = pathlib.Path(cfg.output_dir) if cfg.seeds == 1 else pathlib.Path(cfg.output_dir) / f"seed{seed}"
-        if cfg.seeds > 1:
-            log(f"seed {seed}:")
-        runs.append(run_seed(cfg, splits, seed, out, strategy, extra_callbacks, log))
-    summary = run_folder.summarize(cfg, runs, precision)
-    if cfg.output_dir is not None and is_chief():
-        run_folder.write_summary(pathlib.Path(cfg.output_dir), cfg, runs, summary)
-    return summary
+    top = pathlib.Path(cfg.output_dir) if cfg.output_dir is not None else None
+    lock = run_folder.FolderLock(top) if top is not None and is_chief() else None
+    try:
+        if lock is not None:
+            lock.acquire()
+            status, seed_status = _check_folders(cfg, fingerprint)  # again, now that no one else can change it
+            if status == "overwrite":
+                moved = run_folder.RunFolder(top).move_aside()
+                if moved is not None:
+                    log(f"--overwrite: moved the previous contents of {top} to {moved}")
+                status, seed_status = "new", {}
+    except run_folder.RunFolderError as err:
+        if lock is not None:
+            lock.release()
+        raise UsageError(str(err)) from err
+    try:
+        log(f"recipe={cfg.recipe} backend={keras.backend.backend()} precision={precision} jit={cfg.jit} "
+            f"model={cfg.model} augment={cfg.augment} on {augment_placement(cfg)} train={len(splits.train[1])} "
+            f"val={len(splits.val[1])} test={len(splits.test[1])} batch={cfg.batch_size} epochs={cfg.epochs:g} "
+            f"data={splits.source}")
+        if top is not None and cfg.seeds > 1 and is_chief():
+            run_folder.RunFolder(top).begin(run_folder.identity(cfg, data_fingerprint=fingerprint), cfg, None)
+        runs, stored = [], []
+        for seed, folder in _seed_folders(cfg):
+            if cfg.seeds > 1:
+                log(f"seed {seed}:")
+            metrics = run_seed(cfg, splits, seed, folder, strategy, extra_callbacks, log, fingerprint)
+            if metrics.get("stored"):
+                stored.append(seed)
+            runs.append(metrics)
+        summary = run_folder.summarize(cfg, runs, precision)
+        summary["stored"] = stored
+        if top is not None and is_chief() and len(stored) < len(runs):  # a finished run is left as it was
+            run_folder.write_summary(top, cfg, runs, summary)
+            if cfg.seeds > 1:
+                folder = run_folder.RunFolder(top)
+                record = folder.record() or {}
+                if record.get("state") != "finished":
+                    record.update(state="finished", result={k: v for k, v in summary.items()
+                                                            if k not in ("runs", "config")})
+                    run_folder.write_text_atomically(folder.record_path, json.dumps(record, indent=1))
+        return summary
+    finally:
+        if lock is not None:
+            lock.release()
 
 
-def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks=(), log=print):
-    """One seed's run (see the module docstring); returns its metrics dict."""
+def _install_interrupt_handler(stops):
+    """Ctrl-C sets ``stops.interrupted`` (``fit`` then stops at the next step boundary); a second Ctrl-C raises
+    ``KeyboardInterrupt`` at once. Only in the main thread (signal handlers cannot be set elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        if stops.interrupted:
+            raise KeyboardInterrupt
+        stops.interrupted = True
+
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _restore_interrupt_handler(previous):
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _batch_size_check(cfg):
+    """``prepare_cifar10``'s early check of ``--batch-size`` against the folder's size, where it offers one."""
+    import inspect
+
+    return {"batch_size": cfg.batch_size} if "batch_size" in inspect.signature(prepare_cifar10).parameters else {}
+
+
+class _StopRequests(keras.callbacks.Callback):
+    """Ends ``fit`` at a step boundary: on a non-finite loss (``TrainingDiverged``, naming the step and the likely
+    flags) and on Ctrl-C (``TrainingInterrupted``; the SIGINT handler only sets a flag, so a backup being committed
+    is never cut short). Raised from ``on_train_batch_end``, so the epoch in progress is not committed."""
+
+    def __init__(self, cfg, steps_per_epoch, fit_epochs):
+        super().__init__()
+        self.cfg, self.steps_per_epoch, self.fit_epochs = cfg, steps_per_epoch, fit_epochs
+        self.interrupted = False
+        self._epoch = 0
+        self._batch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._batch = batch
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            step = self._epoch * self.steps_per_epoch + batch + 1
+            cfg = self.cfg
+            decay = (f", or the weight decay (--weight-decay {cfg.weight_decay:g})" if cfg.weight_decay else "")
+            raise TrainingDiverged(
+                f"the training loss became {float(loss)} at step {step} (epoch {self._epoch + 1}, batch {batch + 1}); "
+                f"the learning rate (--lr {cfg.lr:g}) is likely too large{decay}. Training stopped; the backup of "
+                f"the last finite epoch ({self._epoch}) is kept and no test accuracy is reported")
+        if self.interrupted:
+            raise TrainingInterrupted(f"interrupted at step {self._epoch * self.steps_per_epoch + batch + 1} "
+                                      f"(epoch {self._epoch + 1} of {self.fit_epochs})")
+
+
+def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks=(), log=print, fingerprint=None):
+    """One seed's run (see the module docstring) in the folder ``out`` (None: write nothing); returns its metrics
+    dict. A folder whose run already finished with this identity gives back its stored metrics (``stored``)."""
+    chief = is_chief()
+    folder = run_folder.RunFolder(out) if out is not None else None
+    if folder is not None and chief:
+        ident = run_folder.identity(cfg, seed=seed, data_fingerprint=fingerprint
+                                    or run_folder.data_fingerprint(splits))
+        try:
+            status = folder.check(ident)
+        except run_folder.RunFolderError as err:
+            raise UsageError(str(err)) from err
+        if status == "finished":
+            if (out / "backup").exists():  # killed between the final commit and the backup's removal
+                import shutil
+
+                shutil.rmtree(out / "backup")
+            stored = dict(folder.stored_result() or {})
+            log(f"{out} holds a finished run with these settings: test_accuracy "
+                f"{stored.get('test_accuracy', float('nan')):.4f}; nothing to train (--overwrite trains it again)")
+            return {**stored, "stored": True, "model": None}
+        folder.begin(ident, cfg, seed)
     keras.utils.set_random_seed(seed)
     run_backend.set_determinism(cfg.deterministic and not cfg.jit)
     spec = augment_spec_of(cfg)
@@ -346,13 +501,10 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
     precision = run_backend.resolve_precision(cfg.mixed_precision)
     x_train = splits.train[0]
     steps_per_epoch, steps, fit_epochs = total_steps(cfg, len(x_train))
-    chief = is_chief()
     backup_dir = out / "backup" if out is not None else None
     start_epoch = 0
     if backup_dir is not None and not cfg.early_stopping:
-        start_epoch = run_folder.completed_epochs(backup_dir)
-        if start_epoch >= fit_epochs:
-            start_epoch = 0  # a stale backup from a longer run: start afresh
+        start_epoch = min(run_folder.completed_epochs(backup_dir), fit_epochs)  # the identity check rules out more
     source, one_hot = _train_source(cfg, spec, placement, splits, seed, start_epoch, fit_epochs, steps_per_epoch)
 
     def new_model():
@@ -379,7 +531,8 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
         return train_model, network
 
     timer = _EpochTimer(cfg.batch_size, epochs=fit_epochs)
-    callbacks = [timer]
+    stops = _StopRequests(cfg, steps_per_epoch, fit_epochs)
+    callbacks = [timer, stops]
     if placement == "device":
         callbacks.append(source.epoch_callback())  # the batches of fit's epoch e, also after a resume
     if cfg.early_stopping:
@@ -406,8 +559,6 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
     callbacks.extend(extra_callbacks)
     csv_path = out / "history.csv" if out is not None else None
     if out is not None and chief:
-        out.mkdir(parents=True, exist_ok=True)
-        run_folder.write_config(out, cfg, seed)
         run_folder.trim_history(csv_path, start_epoch)
         callbacks.append(keras.callbacks.CSVLogger(str(csv_path), append=start_epoch > 0 or cfg.early_stopping))
         if cfg.tensorboard and keras.backend.backend() == "tensorflow":
@@ -425,17 +576,24 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
 
     compile_s = 0.0
     es = fitted = None
+    previous_handler = _install_interrupt_handler(stops)
     try:
         if cfg.early_stopping:
             es = _fit_with_early_stopping(cfg, spec, new_model, splits, seed, callbacks, verbose)
             train_model, network = es.model, es.model
             tta_net = tta_model(network, cfg.tta)
         else:
-            if keras.backend.backend() in ("tensorflow", "jax") and strategy is None:
+            if keras.backend.backend() in ("tensorflow", "jax") and strategy is None and start_epoch < fit_epochs:
                 compile_s = _warm_up(train_model, source, placement, tta_net, splits.test[0], cfg.eval_batch_size)
             fitted = train_model.fit(source, epochs=fit_epochs,
                                      steps_per_epoch=steps_per_epoch if placement == "data" else None,
                                      callbacks=callbacks, verbose=verbose, shuffle=False)
+    except (TrainingDiverged, TrainingInterrupted) as err:
+        done = run_folder.completed_epochs(backup_dir) if backup_dir is not None else 0
+        where = (f"{done} of {fit_epochs} epochs are committed in {backup_dir}: rerun the same command to resume "
+                 f"from epoch {done + 1}" if backup_dir is not None and not cfg.early_stopping
+                 else "nothing was saved (no --output-dir, or an early-stopping run): a rerun starts afresh")
+        raise type(err)(f"{err}; {where}") from None
     except Exception as err:
         if cfg.strategy != "multiworker" or type(err).__module__.split(".")[0] != "tensorflow":
             raise
@@ -445,6 +603,8 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
             f"{str(err).strip().splitlines()[0]}). The last committed checkpoint is epoch {done} of "
             f"{fit_epochs} in {backup_dir}; rerun every worker with the same --output-dir to resume from it."
         ) from err
+    finally:
+        _restore_interrupt_handler(previous_handler)
 
     if averaging is not None:
         averaging.assign_average()  # evaluate and save θ̄
@@ -491,12 +651,12 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
         metrics["early_stopping"] = es.summary()
     log(f"seed {seed}: test_accuracy {test_accuracy:.4f} (tta {cfg.tta}), {steps_run} steps in {train_s:.1f} s "
         f"({metrics['images_per_s']:.0f} img/s), compile {compile_s:.1f} s")
-    if out is not None and chief:
-        run_folder.write_results(out, network, history, metrics, es)
-        if backup_dir is not None and backup_dir.exists():
-            import shutil
-
-            shutil.rmtree(backup_dir)  # the results are committed: the backup has done its work
+    if folder is not None and chief:
+        try:
+            folder.finish(network, history, metrics, es, backup_dir)
+        except OSError as err:
+            raise RunFailed(f"could not write the results to {out} ({err.strerror or err}); the backup of the last "
+                            f"epoch is kept: free the space and rerun the same command to finish") from err
     metrics["model"] = network
     return metrics
 
