@@ -391,6 +391,15 @@ def channel_mean_std(x, chunk=4096):
     scale; accumulated in float64 over chunks of images, without a float copy of the whole set."""
     x = np.asarray(x)
     channels = x.shape[-1]
+    if x.dtype == np.uint8 and x.size:
+        # exact and fast for 8-bit images: a histogram of the 256 values per channel, then the moments from it
+        values = np.arange(256, dtype=np.float64)
+        flat = x.reshape(-1, channels)
+        counts = np.stack([np.bincount(flat[:, c], minlength=256) for c in range(channels)]).astype(np.float64)
+        n = counts.sum(axis=1)
+        mean = counts @ values / n
+        second = counts @ (values ** 2) / n
+        return mean, np.sqrt(np.maximum(second - mean ** 2, 0.0))
     total = np.zeros(channels)
     total_sq = np.zeros(channels)
     count = 0

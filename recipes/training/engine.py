@@ -355,7 +355,7 @@ def run_training(cfg: TrainConfig, extra_callbacks=(), log=print):
         if cfg.strategy != "default" or cfg.logical_cpus:
             strategy = make_strategy(cfg.strategy, cfg.logical_cpus, cfg.collective_timeout)
         splits = prepare_cifar10(cfg.data_dir, cfg.cache_dir, cfg.train_limit, cfg.val_size, cfg.test_limit,
-                                 seed=cfg.seed, **_batch_size_check(cfg))
+                                 seed=cfg.seed, batch_size=cfg.batch_size)
         n = len(splits.train[1])
         if cfg.batch_size > n:
             raise ValueError(f"--batch-size must be <= the number of training images ({n}), got {cfg.batch_size}")
@@ -432,13 +432,6 @@ def _install_interrupt_handler(stops):
 def _restore_interrupt_handler(previous):
     if previous is not None:
         signal.signal(signal.SIGINT, previous)
-
-
-def _batch_size_check(cfg):
-    """``prepare_cifar10``'s early check of ``--batch-size`` against the folder's size, where it offers one."""
-    import inspect
-
-    return {"batch_size": cfg.batch_size} if "batch_size" in inspect.signature(prepare_cifar10).parameters else {}
 
 
 class _StopRequests(keras.callbacks.Callback):

@@ -82,7 +82,8 @@ def test_mirrored_and_multiworker_match_single_process(repo_root, subprocess_env
         np.testing.assert_allclose(other["accuracy"], base["accuracy"], atol=1e-6, err_msg=name)
     # the chief alone wrote: one set of outputs, no stray files from worker 1
     assert sorted(p.name for p in (tmp_path / "multi").iterdir()) == [
-        "config.json", "history.csv", "history.json", "metrics.json", "model.keras", "results.csv", "summary.json"]
+        "config.json", "history.csv", "history.json", "metrics.json", "model.keras", "results.csv", "run.json",
+        "summary.json"]
 
 
 def test_killed_worker_fails_the_job_clearly_and_leaves_a_loadable_checkpoint(
