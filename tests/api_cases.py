@@ -112,6 +112,7 @@ CASES: dict[str, Case] = {
     "FastDropoutDense": Case(dict(units=3, rate=0.3, seed=1)),
     "DirectDropout": Case(dict(rate=0.3, seed=1)),
     "StructuralDropout": Case(dict(min_units=2, seed=1)),
+    "AdditiveGaussianNoise": Case(dict(stddev=2.5, seed=1)),  # σ > 1: Keras' GaussianNoise would refuse it
     # issue 5 (normalization)
     "MinMaxScaling": Case(dict(minimum=[0.0] * 6, maximum=[2.0] * 6)),
     "ZScoreNormalization": Case(dict(mean=[0.5] * 6, variance=[2.0] * 6)),

@@ -35,7 +35,7 @@ DROPOUT_LAYER_TYPES = (
     DropConnectConv2D,
     FastDropoutDense,
 )
-"""Layers kept stochastic by default. ``GaussianNoise`` and ``StructuralDropout`` are not
+"""Layers kept stochastic by default. ``GaussianNoise``, ``AdditiveGaussianNoise`` and ``StructuralDropout`` are not
 dropout of the Bayesian-approximation kind; pass ``layer_types`` to include them."""
 
 

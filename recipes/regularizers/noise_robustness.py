@@ -1,7 +1,8 @@
 """Noise robustness: train on ``Loss(f(X + ε), Y + δ)`` (lecture, "Noise Robustness").
 
-* **Input noise** ``X + ε``, ``ε ~ N(0, σ²)``: :func:`with_input_noise` puts Keras'
-  :class:`keras.layers.GaussianNoise` (active only in training) in front of a model.
+* **Input noise** ``X + ε``, ``ε ~ N(0, σ²)``, any ``σ ≥ 0``: :func:`with_input_noise` puts
+  :class:`recipes.dropout.gaussian_dropout.AdditiveGaussianNoise` (active only in training; Keras'
+  ``GaussianNoise`` without its ``σ ≤ 1`` limit) in front of a model.
 * **Weight noise** ``w + η``, ``η ~ N(0, σ²)`` drawn afresh at every training step (Graves 2011):
   :class:`WeightNoiseDense`; at inference the clean weights are used.
 * **Output noise / label smoothing** ``Y + δ``: :func:`smooth_labels` and
@@ -30,6 +31,7 @@ import numpy as np
 from keras import ops
 
 from augment.checks import check_int, check_number, check_probability, check_seed
+from recipes.dropout.gaussian_dropout import AdditiveGaussianNoise
 
 __all__ = [
     "smooth_labels",
@@ -212,7 +214,8 @@ class WeightNoiseDense(keras.layers.Dense):
 
 
 def with_input_noise(model, stddev, seed=None, name=None):
-    """Return a model ``x ↦ f(x + ε)``, ``ε ~ N(0, σ²)`` in training only (Keras' ``GaussianNoise``).
+    """Return a model ``x ↦ f(x + ε)``, ``ε ~ N(0, σ²)`` in training only, any ``σ ≥ 0``
+    (:class:`~recipes.dropout.gaussian_dropout.AdditiveGaussianNoise` named ``"input_noise"``).
 
     ``model`` must have a single input with a known shape; its weights are shared, not copied.
     """
@@ -221,5 +224,5 @@ def with_input_noise(model, stddev, seed=None, name=None):
     if len(model.inputs) != 1:
         raise ValueError(f"model must have exactly one input, got {len(model.inputs)}")
     inp = keras.Input(shape=model.inputs[0].shape[1:], dtype=model.inputs[0].dtype)
-    x = keras.layers.GaussianNoise(stddev, seed=seed, name="input_noise")(inp)
+    x = AdditiveGaussianNoise(stddev, seed=seed, name="input_noise")(inp)
     return keras.Model(inp, model(x), name=name or f"{model.name}_with_input_noise")
