@@ -113,6 +113,8 @@ CASES: dict[str, Case] = {
     "DirectDropout": Case(dict(rate=0.3, seed=1)),
     "StructuralDropout": Case(dict(min_units=2, seed=1)),
     "AdditiveGaussianNoise": Case(dict(stddev=2.5, seed=1)),  # σ > 1: Keras' GaussianNoise would refuse it
+    # MC dropout's always-on wrapper: the same seed after reload gives the same (random) output
+    "ForceTraining": Case(lambda: dict(layer=__import__("keras").layers.Dropout(0.3, seed=1))),
     # issue 5 (normalization)
     "MinMaxScaling": Case(dict(minimum=[0.0] * 6, maximum=[2.0] * 6)),
     "ZScoreNormalization": Case(dict(mean=[0.5] * 6, variance=[2.0] * 6)),
@@ -201,6 +203,7 @@ FUNCTIONS: dict[str, Any] = {
     "recipes.ensembles.stacking.Stacking": dict(build_fns=[lambda *a, **k: _small_model()] * 2, num_classes=3, num_folds=2),
     "recipes.ensembles.stacking.stratified_folds": dict(y=np.arange(12) % 3, num_folds=2),
     "recipes.dropout.mc_dropout.MCDropoutPredictor": lambda: dict(model=_small_model(dropout=0.2), num_samples=4),
+    "recipes.dropout.mc_dropout.mc_dropout_model": lambda: dict(model=_small_model(dropout=0.2)),
     # issue 5 (normalization), issue 6 (early stopping), issue 7 (augmentation)
     "recipes.normalization.batch_norm_statistics.PopulationBatchNormStatistics": lambda: dict(
         data=np.zeros((8, 3), "float32"), batch_size=4, estimator="unbiased"),
