@@ -193,6 +193,8 @@ FUNCTIONS: dict[str, Any] = {
     "recipes.regularizers.noise_robustness.with_input_noise": lambda: dict(model=_small_model(), stddev=0.1),
     "recipes.regularizers.penalties.apply_penalty": lambda: dict(model=_small_model(), strength=0.01, kind="elastic_net"),
     "recipes.regularizers.penalties.decoupled_weight_decay_optimizer": dict(name="adamw", learning_rate=0.01, weight_decay=1e-4),
+    "recipes.regularizers.penalties.weight_decay_variables": lambda: dict(model=_small_model()),
+    "recipes.regularizers.penalties.restrict_weight_decay": lambda: dict(optimizer=_sgd(), model=_small_model()),
     "recipes.optimization.curriculum.CurriculumDataset": lambda: dict(x=np.zeros((8, 3), "float32"), y=np.zeros(8), batch_size=4),
     # issue 4 (dropout family, ensembles)
     "recipes.dropout.direct_dropout.inverted_dropout": dict(rate=0.3),
