@@ -112,6 +112,9 @@ CASES: dict[str, Case] = {
     "FastDropoutDense": Case(dict(units=3, rate=0.3, seed=1)),
     "DirectDropout": Case(dict(rate=0.3, seed=1)),
     "StructuralDropout": Case(dict(min_units=2, seed=1)),
+    "AdditiveGaussianNoise": Case(dict(stddev=2.5, seed=1)),  # σ > 1: Keras' GaussianNoise would refuse it
+    # MC dropout's always-on wrapper: the same seed after reload gives the same (random) output
+    "ForceTraining": Case(lambda: dict(layer=__import__("keras").layers.Dropout(0.3, seed=1))),
     # issue 5 (normalization)
     "MinMaxScaling": Case(dict(minimum=[0.0] * 6, maximum=[2.0] * 6)),
     "ZScoreNormalization": Case(dict(mean=[0.5] * 6, variance=[2.0] * 6)),
@@ -190,6 +193,8 @@ FUNCTIONS: dict[str, Any] = {
     "recipes.regularizers.noise_robustness.with_input_noise": lambda: dict(model=_small_model(), stddev=0.1),
     "recipes.regularizers.penalties.apply_penalty": lambda: dict(model=_small_model(), strength=0.01, kind="elastic_net"),
     "recipes.regularizers.penalties.decoupled_weight_decay_optimizer": dict(name="adamw", learning_rate=0.01, weight_decay=1e-4),
+    "recipes.regularizers.penalties.weight_decay_variables": lambda: dict(model=_small_model()),
+    "recipes.regularizers.penalties.restrict_weight_decay": lambda: dict(optimizer=_sgd(), model=_small_model()),
     "recipes.optimization.curriculum.CurriculumDataset": lambda: dict(x=np.zeros((8, 3), "float32"), y=np.zeros(8), batch_size=4),
     # issue 4 (dropout family, ensembles)
     "recipes.dropout.direct_dropout.inverted_dropout": dict(rate=0.3),
@@ -200,6 +205,7 @@ FUNCTIONS: dict[str, Any] = {
     "recipes.ensembles.stacking.Stacking": dict(build_fns=[lambda *a, **k: _small_model()] * 2, num_classes=3, num_folds=2),
     "recipes.ensembles.stacking.stratified_folds": dict(y=np.arange(12) % 3, num_folds=2),
     "recipes.dropout.mc_dropout.MCDropoutPredictor": lambda: dict(model=_small_model(dropout=0.2), num_samples=4),
+    "recipes.dropout.mc_dropout.mc_dropout_model": lambda: dict(model=_small_model(dropout=0.2)),
     # issue 5 (normalization), issue 6 (early stopping), issue 7 (augmentation)
     "recipes.normalization.batch_norm_statistics.PopulationBatchNormStatistics": lambda: dict(
         data=np.zeros((8, 3), "float32"), batch_size=4, estimator="unbiased"),

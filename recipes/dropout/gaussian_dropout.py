@@ -1,13 +1,16 @@
 """Gaussian dropout, multiplicative ``δ ~ N(1, σ²)`` and additive ``δ ~ N(0, σ²)``, as the lecture writes them.
 
-Lecture, "Regularization – Dropout, some variations". Keras already implements both; this module
-only maps the lecture's σ (and keep-probability p) onto them and checks the arguments:
+Lecture, "Regularization – Dropout, some variations". This module maps the lecture's σ (and
+keep-probability p) onto Keras layers and checks the arguments:
 
 * multiplicative: ``y_i = δ_i x_i``, ``δ_i ~ N(1, σ²)`` is ``keras.layers.GaussianDropout(rate)``,
   whose noise has ``σ² = rate / (1 − rate)``, i.e. ``rate = σ² / (1 + σ²)``. Matching Bernoulli
   inverted dropout with keep-probability p (``δ/p`` has mean 1, variance ``(1 − p)/p``) gives
   ``σ² = (1 − p)/p`` — the same ``rate = 1 − p`` as ``keras.layers.Dropout``.
-* additive: ``y_i = x_i + δ_i``, ``δ_i ~ N(0, σ²)`` is ``keras.layers.GaussianNoise(stddev=σ)``.
+* additive: ``y_i = x_i + δ_i``, ``δ_i ~ N(0, σ²)`` is :class:`AdditiveGaussianNoise` (σ), for any
+  ``σ ≥ 0``. The lecture puts no bound on σ; Keras' ``GaussianNoise`` rejects ``stddev > 1``, so this layer
+  draws the same noise as ``GaussianNoise`` (the same ``keras.random.normal`` call: for σ ≤ 1 and the same seed
+  the outputs are identical) without that limit.
 
 Both are identities at inference. ``E[y] = x`` in training; ``Var[y_i] = σ² x_i²``
 (multiplicative) or ``σ²`` (additive).
@@ -15,6 +18,7 @@ Both are identities at inference. ``E[y] = x`` in training; ``Var[y_i] = σ² x_
 import math
 
 import keras
+from keras import ops
 
 from augment.checks import check_number, check_rate, check_seed
 from recipes.dropout.rates import HIDDEN_RATE
@@ -49,6 +53,45 @@ def multiplicative_gaussian_dropout(sigma=None, rate=None, seed=None, **kwargs):
     return keras.layers.GaussianDropout(rate, seed=check_seed("seed", seed), **kwargs)
 
 
+@keras.saving.register_keras_serializable(package="recipes")
+class AdditiveGaussianNoise(keras.layers.Layer):
+    """Additive Gaussian noise ``y = x + δ``, ``δ_i ~ N(0, σ²)`` i.i.d. per entry, in training only (identity at
+    inference), for any ``σ ≥ 0`` (``keras.layers.GaussianNoise`` accepts only ``σ ≤ 1``).
+
+    Args:
+        stddev: ``σ ≥ 0`` (finite).
+        seed: int or None, seeds a :class:`keras.random.SeedGenerator` (as ``GaussianNoise``: for ``σ ≤ 1`` and
+            the same seed both layers add the same noise).
+        **kwargs: as :class:`keras.layers.Layer`.
+    """
+
+    def __init__(self, stddev, seed=None, **kwargs):
+        stddev = check_number("stddev", stddev, 0.0)
+        seed = check_seed("seed", seed)
+        super().__init__(**kwargs)
+        self.stddev = float(stddev)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+        self.built = True
+
+    def call(self, inputs, training=False):
+        if training and self.stddev > 0:
+            return inputs + keras.random.normal(
+                shape=ops.shape(inputs), mean=0.0, stddev=self.stddev, dtype=self.compute_dtype,
+                seed=self.seed_generator,
+            )
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"stddev": self.stddev, "seed": self.seed})
+        return config
+
+
 def additive_gaussian_dropout(sigma, seed=None, **kwargs):
-    """Additive Gaussian noise ``y = x + δ``, ``δ_i ~ N(0, σ²)``: ``keras.layers.GaussianNoise(σ)``."""
-    return keras.layers.GaussianNoise(check_number("sigma", sigma, 0.0), seed=check_seed("seed", seed), **kwargs)
+    """Additive Gaussian noise ``y = x + δ``, ``δ_i ~ N(0, σ²)``, any ``σ ≥ 0``: :class:`AdditiveGaussianNoise`."""
+    return AdditiveGaussianNoise(check_number("sigma", sigma, 0.0), seed=check_seed("seed", seed), **kwargs)

@@ -15,6 +15,13 @@ and variance on every pass. :func:`mc_dropout_model` instead clones the function
 reusing every layer (and so every weight) as it is, wrapping only the dropout-type layers in a
 wrapper that calls them with ``training=True``; the clone is then called with ``training=False``,
 so batch-norm uses (and keeps) its moving statistics.
+
+The MC-dropout model saves and loads like any model (``mc.save("mc.keras")``, ``recipes.load_model``):
+:class:`ForceTraining` is a registered ``keras.layers.Wrapper`` whose config holds the wrapped layer's (rate,
+seed, …). As everywhere in Keras, a random layer's *state* is not saved, only its seed: a reloaded model draws
+the masks that the original drew from its first pass on (same seeds → same MC samples); a dropout layer built
+with ``seed=None`` draws new masks after each load. :func:`mc_dropout_model` and :class:`MCDropoutPredictor`
+accept such a reloaded MC-dropout model as it is.
 """
 import math
 
@@ -35,16 +42,22 @@ DROPOUT_LAYER_TYPES = (
     DropConnectConv2D,
     FastDropoutDense,
 )
-"""Layers kept stochastic by default. ``GaussianNoise`` and ``StructuralDropout`` are not
+"""Layers kept stochastic by default. ``GaussianNoise``, ``AdditiveGaussianNoise`` and ``StructuralDropout`` are not
 dropout of the Bayesian-approximation kind; pass ``layer_types`` to include them."""
 
 
-class ForceTraining(keras.layers.Layer):
-    """Calls the wrapped layer with ``training=True`` whatever the caller says (shares its weights)."""
+@keras.saving.register_keras_serializable(package="recipes")
+class ForceTraining(keras.layers.Wrapper):
+    """Calls the wrapped layer with ``training=True`` whatever the caller says (shares its weights).
+
+    A ``keras.layers.Wrapper``: ``get_config`` holds the wrapped layer's config, its weights are saved with it.
+    """
 
     def __init__(self, layer, **kwargs):
-        super().__init__(name=kwargs.pop("name", f"mc_{layer.name}"), **kwargs)
-        self.layer = layer
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(f"layer must be a keras Layer, got {type(layer).__name__}")
+        kwargs.setdefault("name", f"mc_{layer.name}")
+        super().__init__(layer, **kwargs)
 
     def call(self, inputs, training=None):
         return self.layer(inputs, training=True)
@@ -59,6 +72,8 @@ def mc_dropout_model(model, layer_types=DROPOUT_LAYER_TYPES):
     Every other layer (batch-norm included) is reused unchanged and follows the ``training`` flag
     the clone is called with. Nested Sequential/Functional models are handled (recursive clone).
     Subclassed models cannot be cloned: build them with a dropout layer that takes its own flag.
+    Layers already wrapped in :class:`ForceTraining` (an MC-dropout model, e.g. reloaded from a ``.keras`` file)
+    are kept as they are.
 
     Raises:
         TypeError: ``model`` is not a Functional or Sequential model.
@@ -70,6 +85,9 @@ def mc_dropout_model(model, layer_types=DROPOUT_LAYER_TYPES):
     found = []
 
     def clone_function(layer):
+        if isinstance(layer, ForceTraining):
+            found.append(layer.layer.name)
+            return layer
         if isinstance(layer, layer_types):
             found.append(layer.name)
             return ForceTraining(layer)

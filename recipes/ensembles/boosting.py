@@ -12,11 +12,24 @@ for m = 1..M
 3. ``α_m = η (log((1 − err_m)/err_m) + log(K − 1))``;
 4. ``w_i ← w_i exp(α_m 1[G_m(x_i) ≠ y_i])``, renormalized to sum 1.
 
-Prediction: ``C(x) = argmax_k Σ_m α_m 1[G_m(x) = k]``. A learner no better than chance
-(``err_m ≥ 1 − 1/K``) is discarded and boosting stops; a perfect one (``err_m = 0``) ends boosting
-(it gets weight 1 if it is the first, as in scikit-learn).
+Prediction: ``C(x) = argmax_k Σ_m α_m 1[G_m(x) = k]``.
+
+The two edge cases are handled as scikit-learn's ``AdaBoostClassifier(algorithm="SAMME")`` does
+(``sklearn/ensemble/_weight_boosting.py``, ``_boost_discrete`` and ``BaseWeightBoosting.fit``):
+
+* a **perfect** learner (``err_m = 0``, where ``α_m`` would be infinite) is *kept* with weight ``α_m = 1``
+  (whatever η) and ends boosting, at any round — so a first learner with ``err = 0.45`` (``α = log(0.55/0.45)
+  + log 2 = 0.894`` for K = 3) followed by a perfect one gives the vote ``0.894`` vs ``1``, and the perfect
+  learner decides every disagreement; note that earlier learners whose weights add up to more than 1 can still
+  outvote it, exactly as in scikit-learn;
+* a learner **no better than chance** (``err_m ≥ 1 − 1/K``) is discarded and boosting stops; if it is the
+  first, there is no ensemble and ``fit`` raises ``ValueError``.
+
+As in scikit-learn, the weights are floored at the float64 machine epsilon before each round (so that no example
+is forgotten for good), and boosting stops, keeping the learner, if the reweighting overflows.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -40,8 +53,9 @@ def samme_update(sample_weight, miss, num_classes, learning_rate=1.0):
     if not 0.0 < err < 1.0 - 1.0 / num_classes:
         raise ValueError(f"SAMME needs 0 < err < 1 - 1/K = {1 - 1 / num_classes:.4f}, got err={err:.4f}")
     alpha = learning_rate * (math.log((1.0 - err) / err) + math.log(num_classes - 1.0))
-    w = w * np.exp(alpha * miss)
-    return w / w.sum(), alpha, err
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.exp(np.log(w) + alpha * miss)
+        return w / w.sum(), alpha, err
 
 
 class AdaBoostSAMME:
@@ -75,25 +89,34 @@ class AdaBoostSAMME:
         n = len(y)
         w = np.full(n, 1.0 / n)
         self.learners, self.alphas, self.errors, self.weight_history = [], [], [], []
+        eps = np.finfo(np.float64).eps
         for m in range(self.num_rounds):
+            w = np.maximum(w, eps)  # scikit-learn's floor (its issue #20320)
             learner = self.build_fn(m)
             learner.fit(x, y, sample_weight=(w * n).astype("float32"), epochs=epochs, batch_size=batch_size,
                         verbose=verbose, **fit_kwargs)
             miss = np.argmax(predict_numpy(learner, x), axis=-1) != y
             err = float(np.sum(w[miss]) / np.sum(w))
             self.weight_history.append(w.copy())
-            if err <= 0.0:
-                if not self.learners:
-                    self.learners, self.alphas, self.errors = [learner], [1.0], [err]
+            if err <= 0.0:  # perfect: kept with weight 1, boosting ends (scikit-learn)
+                self.learners.append(learner)
+                self.alphas.append(1.0)
+                self.errors.append(0.0)
                 break
-            if err >= 1.0 - 1.0 / self.num_classes:
+            if err >= 1.0 - 1.0 / self.num_classes:  # no better than chance: discarded, boosting ends
                 if not self.learners:
-                    raise ValueError(f"first weak learner is no better than chance (err={err:.4f})")
+                    raise ValueError(f"first weak learner is no better than chance: err={err:.4f} >= 1 - 1/K = "
+                                     f"{1 - 1 / self.num_classes:.4f} (num_classes={self.num_classes})")
                 break
-            w, alpha, err = samme_update(w, miss, self.num_classes, self.learning_rate)
+            w_next, alpha, err = samme_update(w, miss, self.num_classes, self.learning_rate)
             self.learners.append(learner)
             self.alphas.append(alpha)
             self.errors.append(err)
+            if not np.all(np.isfinite(w_next)):  # exp(α) overflowed: stop, keeping this learner (scikit-learn)
+                warnings.warn(f"AdaBoostSAMME: sample weights overflowed at round {m}; boosting stopped "
+                              f"(lower learning_rate)", RuntimeWarning, stacklevel=2)
+                break
+            w = w_next
         return self
 
     def decision_function(self, x, num_learners=None):

@@ -15,7 +15,16 @@ so this module implements them twice, exactly (no finite differences):
 
 Other backends raise ``NotImplementedError``. The model is evaluated with ``training=False`` (deterministic,
 and BatchNormalization statistics are not updated by these extra passes).
+
+Everything is computed in the model's dtype, the dtype of its trainable weights: a Keras ``Loss`` instance
+computes in its own ``dtype`` (``keras.backend.floatx()``, float32, unless given), so a float64 model would get a
+float32 :math:`J` and gradient; :func:`resolve_loss` with ``model`` returns a copy of such a loss set to the
+model's dtype. On JAX, float64 needs ``jax_enable_x64`` (without it JAX has no float64 arrays at all), and even
+then Keras 3.15's reductions (``keras.ops.mean``, inside its losses) compute in float32 there, so float64
+precision of :math:`J` is reached on the TensorFlow backend only.
 """
+import copy
+
 import numpy as np
 import keras
 
@@ -31,12 +40,36 @@ def _supported_backend():
     return backend
 
 
-def resolve_loss(loss):
-    """Return a callable ``loss(y_true, y_pred) -> scalar`` from a Keras loss name, instance or function."""
+def model_dtype(model):
+    """The dtype the derivatives of ``model`` are computed in: that of its trainable weights (the widest one if
+    they differ, e.g. ``"float64"``), or ``keras.backend.floatx()`` for a model without trainable weights."""
+    dtypes = {keras.backend.standardize_dtype(v.dtype) for v in model.trainable_variables}
+    if not dtypes:
+        return keras.backend.floatx()
+    return max(sorted(dtypes), key=lambda d: int("".join(c for c in d if c.isdigit()) or 0))
+
+
+def resolve_loss(loss, model=None):
+    """Return a callable ``loss(y_true, y_pred) -> scalar`` from a Keras loss name, instance or function.
+
+    With ``model``, a ``keras.losses.Loss`` instance whose ``dtype`` differs from :func:`model_dtype` is replaced by
+    a shallow copy computing in the model's dtype (the caller's instance is not changed); loss names and plain
+    functions already compute in the dtype of the predictions.
+    """
     if loss is None:
         raise ValueError("loss must be a Keras loss (name, instance or callable), got None")
     if isinstance(loss, str):
         return keras.losses.get(loss)
+    if isinstance(loss, keras.losses.Loss):
+        if model is not None and loss.dtype != model_dtype(model):
+            dtype = model_dtype(model)
+            loss = copy.copy(loss)
+            # Loss.__call__ converts y_true and y_pred to ``self.dtype``; Keras keeps it in these two attributes.
+            loss._dtype_policy = keras.dtype_policies.get(dtype)
+            loss._dtype = loss._dtype_policy.compute_dtype
+            if loss.dtype != dtype:  # pragma: no cover - a Keras version that stores the dtype elsewhere
+                raise RuntimeError(f"could not set the loss {loss.name!r} to the model's dtype {dtype}")
+        return loss
     if callable(loss):
         return loss
     raise TypeError(f"loss must be a Keras loss name, instance or callable, got {type(loss).__name__}")
@@ -86,7 +119,7 @@ def make_loss_and_gradients(model, loss, include_regularization=True):
     """Compile once and return ``fun(x, y) -> (J, [dJ/dv for v in model.trainable_variables])`` at the model's
     current weights, :math:`J` the mean loss plus (by default) ``model.losses``."""
     backend = _supported_backend()
-    loss_fn = resolve_loss(loss)
+    loss_fn = resolve_loss(loss, model)
     if backend == "jax":
         import jax
         compiled = jax.jit(jax.value_and_grad(_jax_objective(model, loss_fn, include_regularization)))
@@ -113,7 +146,7 @@ def make_hessian_vector_product(model, loss):
     """Compile once and return ``fun(x, y, vectors) -> H u`` (exact; ``vectors`` = u, a list shaped like
     ``model.trainable_variables``), :math:`\\mathbf H = \\nabla^2_{\\boldsymbol\\theta}J` at the current weights."""
     backend = _supported_backend()
-    loss_fn = resolve_loss(loss)
+    loss_fn = resolve_loss(loss, model)
     variables = model.trainable_variables
     if backend == "jax":
         import jax
@@ -166,7 +199,7 @@ def make_flat_loss_and_gradient(model, loss, x, y):
     """Compile once and return ``fun(theta) -> (J, g)`` over the flattened weights as float64 NumPy values
     (``jax.jit`` on JAX, ``tf.function`` on TensorFlow); ``fun`` also writes ``theta`` into the model."""
     backend = _supported_backend()
-    loss_fn = resolve_loss(loss)
+    loss_fn = resolve_loss(loss, model)
     variables = model.trainable_variables
     compiled = make_loss_and_gradients(model, loss_fn)
 
@@ -202,7 +235,7 @@ def flat_hessian(model, loss, x, y):
     """The full Hessian :math:`\\mathbf H = \\nabla^2_{\\boldsymbol\\theta}J` as an (n, n) float64 array over the
     flattened weights (only for small models: n² memory)."""
     backend = _supported_backend()
-    loss_fn = resolve_loss(loss)
+    loss_fn = resolve_loss(loss, model)
     variables = model.trainable_variables
     sizes = [int(np.prod(v.shape)) for v in variables]
     if backend == "jax":

@@ -18,8 +18,16 @@ CG (nonlinear conjugate gradients, Polak–Ribière), BFGS and L-BFGS avoid form
 * ``"cg"``, ``"bfgs"``, ``"lbfgs"``: ``scipy.optimize.minimize`` with methods ``CG``, ``BFGS``, ``L-BFGS-B``
   (no bounds), fed the exact loss and gradient.
 
-The model's weights are left at the solution. Computations are in the model's dtype (float32 by default), so
-gradient tolerances below about 1e-6 are not meaningful unless the model is float64.
+Stopping rule, the same for all four: success means :math:`\\|\\mathbf g\\|_\\infty \\le` ``tol`` at the returned
+:math:`\\boldsymbol\\theta`, and nothing else. SciPy's CG and BFGS use this test (``gtol``, ``norm=inf``); L-BFGS-B also
+stops on a small relative decrease of :math:`J` (``ftol``), which is switched off here (``ftol=0``), so it runs
+until ``gtol`` is met, ``max_iter`` is reached or the line search fails (``success=False``). Every result is
+checked once more against the rule: ``success`` is False whenever the final gradient is above ``tol``.
+
+The model's weights are left at the solution. :math:`J`, its gradient and Hessian are computed in the model's
+dtype (that of its weights; a Keras ``Loss`` instance is evaluated in that dtype too, whatever its own ``dtype``,
+see ``model_autodiff.resolve_loss``): a float32 model gives gradients good to about 1e-7 relative, so ``tol``
+below about 1e-6 is then out of reach; a float64 model reaches float64 precision.
 """
 import numpy as np
 import scipy.linalg
@@ -57,7 +65,8 @@ def minimize(model, x, y, loss, method="lbfgs", max_iter=100, tol=1e-6, damping=
         method: ``"newton"`` (regularized Newton :math:`\\boldsymbol\\theta \\leftarrow \\boldsymbol\\theta -
             (\\mathbf H+\\alpha\\mathbf I)^{-1}\\mathbf g`), ``"cg"``, ``"bfgs"`` or ``"lbfgs"``.
         max_iter: maximum number of iterations (Newton steps or scipy iterations), >= 1.
-        tol: stop when :math:`\\|\\mathbf g\\|_\\infty \\le` ``tol`` (scipy's ``gtol``), > 0.
+        tol: stop when :math:`\\|\\mathbf g\\|_\\infty \\le` ``tol`` (scipy's ``gtol``; L-BFGS-B's ``ftol`` test is
+            off), > 0. This is the only criterion that reports ``success=True``.
         damping: :math:`\\alpha \\ge 0`, Newton only.
         callback: optional ``callback(theta)`` called after each iteration.
 
@@ -72,9 +81,10 @@ def minimize(model, x, y, loss, method="lbfgs", max_iter=100, tol=1e-6, damping=
     if damping and method != "newton":
         raise ValueError(f"damping must be 0 with method={method!r} (it applies to method='newton' only), "
                          f"got {damping!r}")
-    loss = model_autodiff.resolve_loss(loss)
+    model_autodiff.resolve_loss(loss)  # a bad loss is named before any work
     if not model.built:
         model(x[:1])
+    loss = model_autodiff.resolve_loss(loss, model)
     theta0 = model_autodiff.flat_weights(model)
     if theta0.size == 0:
         raise ValueError("model has no trainable weights")
@@ -97,9 +107,17 @@ def minimize(model, x, y, loss, method="lbfgs", max_iter=100, tol=1e-6, damping=
             message="gradient norm below tol" if success else "max_iter reached")
     else:
         options = {"maxiter": int(max_iter), "gtol": float(tol)}
+        if method == "lbfgs":
+            options["ftol"] = 0.0  # no stop on the decrease of J: only the gradient test
+        else:
+            options["norm"] = np.inf  # scipy's default, stated: ‖g‖∞
         result = scipy.optimize.minimize(
             fun, theta0, jac=True,
             method=_SCIPY_METHOD[method], options=options, callback=callback)
+        grad_norm = float(np.max(np.abs(result.jac)))
+        if result.success and not grad_norm <= tol:  # L-BFGS-B also stops when J did not decrease at all
+            result.success = False
+            result.message = f"{result.message} (but the gradient norm {grad_norm:.3g} > tol={tol:g})"
     model_autodiff.set_flat_weights(model, result.x)
     result.method = method
     return result

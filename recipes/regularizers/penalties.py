@@ -26,6 +26,21 @@ Two ways to shrink weights, side by side:
    Hutter's AdamW). For plain SGD without momentum the two are the same update when ``d = 2 λ``:
    ``w ← w − ε(∇J + 2 λ w) = (1 − 2 λ ε) w − ε ∇J`` (the lecture's ``(1 − αε) w − ε ∇J``); with
    momentum or adaptive optimizers they differ.
+
+**Which weights — by role, not by name.** The lecture's ``Σ_{weights \\ bias}``: only the variables a layer
+uses as its weight matrix or filters are penalized, decayed or thresholded — ``kernel``, ``depthwise_kernel``,
+``pointwise_kernel``, ``recurrent_kernel`` (Dense, EinsumDense, every Conv/ConvTranspose/Depthwise/Separable
+convolution, the RNN cells, attention projections; this toolkit's WSConv2D, DropConnect*, FastDropoutDense,
+ReplicaDense, WeightNoiseDense; WeightNormalization's direction ``v``, the wrapped layer's kernel). Everything
+else is left alone: biases, normalization ``γ``/``β`` (Batch/Layer/Group normalization, ZScoreNormalization),
+WeightNormalization's gain ``g``, PReLU's ``α``, RMSNormalization's scale, and embeddings (unless
+``include_embeddings=True``). A layer may declare more through a ``decay_variables`` attribute (a sequence of
+its variables), which is added to its kernels. :func:`weight_decay_variables` is the one function that applies
+this rule to a model; :func:`restrict_weight_decay` hands its complement to an optimizer (``decoupled`` decay
+or :class:`~recipes.regularizers.proximal_sgd.ProximalSGD`) before its first step. Before the model exists,
+:data:`NON_KERNEL_NAME_PATTERN` is the same rule expressed on variable *names* (Keras names those variables
+``kernel``, …), which gives the same set for every layer of Keras and of this toolkit; the old exclusion of
+names containing ``bias``/``gamma``/``beta`` missed ``g`` and PReLU's ``alpha``.
 """
 from __future__ import annotations
 
@@ -42,7 +57,10 @@ __all__ = [
     "apply_penalty",
     "penalized_variables",
     "decoupled_weight_decay_optimizer",
+    "weight_decay_variables",
+    "restrict_weight_decay",
     "KERNEL_ATTRIBUTES",
+    "NON_KERNEL_NAME_PATTERN",
     "DEFAULT_WEIGHT_DECAY_EXCLUDES",
 ]
 
@@ -63,9 +81,25 @@ _KINDS = {
     "embedding": _EMBEDDING_ATTRIBUTES,
 }
 
-#: Variable-name patterns that decoupled weight decay skips by default: biases and the γ/β of
-#: batch/layer/group normalization (Keras names them ``bias``, ``gamma``, ``beta``).
+#: The name-based exclusion of keras-recipes 0.1 (``exclude_names`` of the training engine): names containing
+#: ``bias``, ``gamma`` or ``beta``. It misses WeightNormalization's ``g`` and PReLU's ``alpha``; the default is
+#: now the rule by role (:func:`weight_decay_variables`, or :data:`NON_KERNEL_NAME_PATTERN` without a model).
 DEFAULT_WEIGHT_DECAY_EXCLUDES = ("bias", "gamma", "beta")
+
+
+def non_kernel_name_pattern(include_embeddings=False):
+    """A regular expression that matches (``re.search``) every variable *name* except the kernel names
+    ``kernel``, ``depthwise_kernel``, ``pointwise_kernel``, ``recurrent_kernel`` (and ``embeddings`` with
+    ``include_embeddings``), also as TensorFlow names them (``dense/kernel:0``: the last path component, ``:N``
+    suffix allowed): for ``optimizer.exclude_from_weight_decay(var_names=[...])``, it leaves exactly the kernels to
+    be decayed."""
+    names = tuple(KERNEL_ATTRIBUTES) + (("embeddings",) if include_embeddings else ())
+    # Keras' TensorFlow optimizer matches the tf.Variable's name, "dense/kernel:0"; elsewhere it is "kernel"
+    return r"^(?!(?:.*/)?(?:" + "|".join(names) + r")(?::\d+)?$)"
+
+
+#: :func:`non_kernel_name_pattern`: the rule by role on variable names, for an optimizer built before its model.
+NON_KERNEL_NAME_PATTERN = non_kernel_name_pattern()
 
 
 #: The penalties Ω of :func:`make_penalty` and :func:`apply_penalty` (``kind``, case-insensitive).
@@ -228,15 +262,74 @@ def penalized_variables(model):
     }
 
 
+def weight_decay_variables(model, include_embeddings=False):
+    """The trainable variables of ``model`` to decay, penalize or threshold: the kernels *by role*.
+
+    For every layer under ``model`` (nested models, wrapped layers, RNN cells included), the variables it holds
+    as ``kernel``, ``depthwise_kernel``, ``pointwise_kernel`` or ``recurrent_kernel`` (its weight matrix or
+    filters; WeightNormalization's ``v`` is its wrapped layer's kernel), plus ``embeddings`` if
+    ``include_embeddings``, plus whatever the layer lists in a ``decay_variables`` attribute. Nothing else:
+    biases, normalization ``γ``/``β``, WeightNormalization's ``g``, PReLU's ``α``, scales (see the module
+    docstring). Returned in the order of ``model.trainable_variables``; frozen (non-trainable) variables are
+    never returned.
+
+    Raises:
+        TypeError: ``model`` is not a Keras layer or model; a ``decay_variables`` entry is not a variable.
+        ValueError: ``model`` is not built (its variables do not exist yet).
+    """
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(f"model must be a built Keras model or layer, got {type(model).__name__}")
+    if not model.built:
+        raise ValueError(f"model must be built (its variables must exist) before its kernels are chosen, got the "
+                         f"unbuilt model {model.name!r}")
+    attributes = tuple(KERNEL_ATTRIBUTES) + (("embeddings",) if include_embeddings else ())
+    chosen = set()
+    for layer in [model] + _all_layers(model):
+        for attr in attributes:
+            try:
+                variable = getattr(layer, attr, None)
+            except Exception:  # noqa: BLE001 - a property that cannot be read on this layer: not a kernel
+                variable = None
+            if isinstance(variable, keras.Variable):
+                chosen.add(id(variable))
+        declared = getattr(layer, "decay_variables", None)
+        if declared is not None:
+            for variable in declared:
+                if not isinstance(variable, keras.Variable):
+                    raise TypeError(f"layer {layer.name!r} declares decay_variables that are not variables: "
+                                    f"got {type(variable).__name__}")
+                chosen.add(id(variable))
+    return [v for v in model.trainable_variables if id(v) in chosen]
+
+
+def restrict_weight_decay(optimizer, model, include_embeddings=False):
+    """Make ``optimizer`` decay (or, for :class:`~recipes.regularizers.proximal_sgd.ProximalSGD`, threshold) only
+    :func:`weight_decay_variables` of ``model``: every other trainable variable of the model is passed to Keras'
+    ``optimizer.exclude_from_weight_decay(var_list=...)``, which replaces earlier exclusions (name patterns
+    included). Call it after the model is built and before the optimizer's first step; returns the decayed
+    variables. Keras does not save exclusions: call it again after ``load_model`` if training continues."""
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError(f"optimizer must be a Keras optimizer, got {type(optimizer).__name__}")
+    if optimizer.built:
+        raise ValueError(f"optimizer must not have taken a step yet (exclusions are set before it is built), got "
+                         f"the built optimizer {optimizer.name!r}")
+    decay = weight_decay_variables(model, include_embeddings)
+    keep = {id(v) for v in decay}
+    optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if id(v) not in keep])
+    return decay
+
+
 def decoupled_weight_decay_optimizer(
     name="adamw",
     learning_rate=1e-3,
     weight_decay=1e-4,
-    exclude_names=DEFAULT_WEIGHT_DECAY_EXCLUDES,
+    exclude_names=None,
     exclude_variables=None,
+    model=None,
+    include_embeddings=False,
     **kwargs,
 ):
-    """A Keras optimizer with *decoupled* weight decay ``w ← w − ε d w`` (biases and norms excluded).
+    """A Keras optimizer with *decoupled* weight decay ``w ← w − ε d w`` on the kernels only (by role).
 
     The decay is applied by the optimizer before its gradient step, outside the loss (Loshchilov and
     Hutter, "Decoupled Weight Decay Regularization"): Keras' ``weight_decay`` argument, multiplied by
@@ -244,19 +337,30 @@ def decoupled_weight_decay_optimizer(
     whose gradient ``2 λ w`` is rescaled by Adam's per-coordinate step size; for SGD without momentum,
     ``weight_decay = 2 λ`` gives exactly the update of an L2 penalty ``λ‖w‖²``.
 
+    Which variables (set before the first step):
+
+    * ``model`` given (built): exactly :func:`weight_decay_variables` of it (the rule by role);
+    * no model, ``exclude_names=None`` (default): the same rule on variable names
+      (:data:`NON_KERNEL_NAME_PATTERN`: only variables named ``kernel``, ``depthwise_kernel``,
+      ``pointwise_kernel``, ``recurrent_kernel`` are decayed) — identical for every layer of Keras and of this
+      toolkit; :func:`restrict_weight_decay` switches to the exact rule once the model exists;
+    * ``exclude_names`` given (e.g. ``("bias", "gamma", "beta")``, as 0.1 did): variables whose name matches
+      any of these regular-expression fragments are not decayed (with ``model``, in addition to the rule).
+
     Args:
         name: a Keras optimizer identifier (``"adamw"``, ``"sgd"``, ``"adam"``, ``"rmsprop"``, ...);
             any Keras 3 optimizer accepts ``weight_decay``.
         learning_rate: ``ε`` (float or a ``LearningRateSchedule``).
         weight_decay: ``d ≥ 0``.
-        exclude_names: regular-expression fragments; a variable whose *name* (``"bias"``,
-            ``"gamma"``, ``"beta"``, ``"embeddings"``, ...) matches any of them is not decayed.
+        exclude_names: ``None`` (the rule by role) or regular-expression fragments matched against variable
+            names (an empty sequence excludes nothing by name).
         exclude_variables: explicit variables not to decay.
+        model: a built Keras model whose kernels are decayed (:func:`weight_decay_variables`).
+        include_embeddings: decay embeddings too (they are excluded by default).
         **kwargs: passed to the optimizer (``momentum``, ``nesterov``, ``beta_1``, ...).
 
     Note: Keras does not save the exclusion list in the optimizer config; after
-    ``keras.models.load_model`` call ``optimizer.exclude_from_weight_decay(...)`` again (before the
-    first step) if training continues.
+    ``keras.models.load_model`` call :func:`restrict_weight_decay` (before the first step) if training continues.
     """
     weight_decay = check_number("weight_decay", weight_decay, 0.0)
     learning_rate = check_learning_rate("learning_rate", learning_rate)
@@ -269,14 +373,22 @@ def decoupled_weight_decay_optimizer(
             re.compile(pattern)
         except (re.error, TypeError) as e:
             raise ValueError(f"exclude_names contains an invalid pattern {pattern!r}: {e}") from None
+    if model is not None and not isinstance(model, keras.layers.Layer):
+        raise TypeError(f"model must be a built Keras model or None, got {type(model).__name__}")
     config = {"class_name": name, "config": dict(learning_rate=learning_rate, weight_decay=weight_decay, **kwargs)}
     try:
         optimizer = keras.optimizers.get(config)
     except ValueError as e:
         raise ValueError(f"name must be a Keras optimizer name, got {name!r} ({e})") from None
-    if exclude_names or exclude_variables:
-        optimizer.exclude_from_weight_decay(
-            var_list=list(exclude_variables) if exclude_variables else None,
-            var_names=list(exclude_names) if exclude_names else None,
-        )
+    excluded = list(exclude_variables) if exclude_variables else []
+    if model is not None:
+        keep = {id(v) for v in weight_decay_variables(model, include_embeddings)}
+        excluded += [v for v in model.trainable_variables if id(v) not in keep]
+        names = list(exclude_names or ())
+    elif exclude_names is None:
+        names = [non_kernel_name_pattern(include_embeddings)]
+    else:
+        names = list(exclude_names)
+    if excluded or names:
+        optimizer.exclude_from_weight_decay(var_list=excluded or None, var_names=names or None)
     return optimizer

@@ -12,6 +12,12 @@ minimizers of ``J + α‖w‖₁``, zeros included; under a diagonal Hessian tha
 ``wᵢ = sign(wᵢ*) max(|wᵢ*| − α/Hᵢᵢ, 0)``.
 
 Do **not** also put an L1 regularizer on the same weights: the optimizer applies the penalty itself.
+
+Which weights: the kernels, by role (:func:`recipes.regularizers.penalties.weight_decay_variables`), never
+biases, normalization ``γ``/``β`` or WeightNormalization's gain ``g``. The optimizer keeps this choice in Keras'
+weight-decay exclusions: by default the rule on names (:data:`~recipes.regularizers.penalties.NON_KERNEL_NAME_PATTERN`,
+exact for every layer of Keras and of this toolkit); ``restrict_weight_decay(optimizer, model)`` gives the exact
+rule for a built model (layers' declared ``decay_variables`` included) before the first step.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import keras
 from keras import ops
 
 from augment.checks import check_learning_rate, check_number
+from recipes.regularizers.penalties import NON_KERNEL_NAME_PATTERN
 
 __all__ = ["ProximalSGD"]
 
@@ -36,8 +43,10 @@ class ProximalSGD(keras.optimizers.SGD):
     Args:
         learning_rate: ``ε`` (float or schedule).
         l1: ``α ≥ 0``, the L1 coefficient of ``α ‖w‖₁`` (same scale as ``keras.regularizers.L1``).
-        exclude_names: regular-expression fragments; variables whose *name* matches any of them
-            (default: biases and normalization ``γ``/``β``) get the plain SGD step only.
+        exclude_names: ``None`` (default): only kernels are thresholded (the rule by role, on names until
+            ``restrict_weight_decay(optimizer, model)`` is called); or regular-expression fragments: variables
+            whose *name* matches any of them get the plain SGD step only (0.1's default was
+            ``("bias", "gamma", "beta")``, which thresholded WeightNormalization's ``g``).
         momentum, nesterov, **kwargs: as :class:`keras.optimizers.SGD`.
     """
 
@@ -45,7 +54,7 @@ class ProximalSGD(keras.optimizers.SGD):
         self,
         learning_rate=0.01,
         l1=0.0,
-        exclude_names=("bias", "gamma", "beta"),
+        exclude_names=None,
         momentum=0.0,
         nesterov=False,
         name="proximal_sgd",
@@ -56,8 +65,9 @@ class ProximalSGD(keras.optimizers.SGD):
         momentum = check_number("momentum", momentum, 0.0, 1.0, high_open=True)
         if isinstance(exclude_names, str):
             exclude_names = (exclude_names,)
-        exclude_names = tuple(exclude_names or ())
-        for pattern in exclude_names:
+        if exclude_names is not None:
+            exclude_names = tuple(exclude_names)
+        for pattern in exclude_names or ():
             if not isinstance(pattern, str):
                 raise TypeError(f"exclude_names must contain strings, got {pattern!r}")
             try:
@@ -73,10 +83,12 @@ class ProximalSGD(keras.optimizers.SGD):
         )
         self.l1 = l1
         self.exclude_names = exclude_names
-        self._exclude_re = re.compile("|".join(exclude_names)) if exclude_names else None
+        names = [NON_KERNEL_NAME_PATTERN] if exclude_names is None else list(exclude_names)
+        self.exclude_from_weight_decay(var_names=names or None)
 
     def _is_penalized(self, variable):
-        return self._exclude_re is None or self._exclude_re.search(variable.name) is None
+        # Keras' weight-decay exclusions: set here from exclude_names, or by restrict_weight_decay(self, model)
+        return self._use_weight_decay(variable)
 
     def update_step(self, gradient, variable, learning_rate):
         super().update_step(gradient, variable, learning_rate)
@@ -89,5 +101,6 @@ class ProximalSGD(keras.optimizers.SGD):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"l1": self.l1, "exclude_names": list(self.exclude_names)})
+        config.update({"l1": self.l1,
+                       "exclude_names": None if self.exclude_names is None else list(self.exclude_names)})
         return config

@@ -84,6 +84,43 @@ def test_nested_models_dropconnect_and_shared_weights():
     np.testing.assert_array_equal(mc.predict(x, verbose=0), 0.0)
 
 
+def _seeded_mc_model():
+    """Dense → BatchNorm → Dropout(seed) inside a nested Sequential, then DropConnectDense(seed), as MC dropout."""
+    keras.utils.set_random_seed(0)
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6), keras.layers.BatchNormalization(),
+                              keras.layers.Dropout(0.5, seed=11)], name="inner")
+    model = keras.Sequential([keras.Input((4,)), inner, DropConnectDense(3, rate=0.3, mask="batch", seed=12)])
+    inner.layers[1].moving_mean.assign(RNG.normal(size=6))
+    return model
+
+
+def test_mc_dropout_model_saves_and_loads_with_the_same_mc_samples(tmp_path):
+    """Before: ForceTraining had no get_config and mc_dropout_model(model).save(...) raised NotImplementedError."""
+    import recipes
+
+    model = _seeded_mc_model()
+    mc = mc_dropout_model(model)
+    mc.save(tmp_path / "mc.keras")
+    loaded = recipes.load_model(tmp_path / "mc.keras")
+    assert [type(l).__name__ for l in loaded.layers] == ["Sequential", "ForceTraining"]
+    for a, b in zip(mc.weights, loaded.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    x = RNG.normal(size=(5, 4)).astype("float32")
+    # same seeds → the same MC samples: the reloaded model draws what the original draws from its first pass on
+    ours = MCDropoutPredictor(model, num_samples=6).sample(x, batch_size=5)
+    theirs = MCDropoutPredictor(loaded, num_samples=6).sample(x, batch_size=5)  # an MC model is used as it is
+    np.testing.assert_array_equal(ours, theirs)
+    assert np.std(ours, axis=0).max() > 0.01  # and they are random: the dropout-type layers are on
+    bn = loaded.layers[0].layers[1]
+    np.testing.assert_array_equal(np.asarray(bn.moving_mean), np.asarray(model.layers[0].layers[1].moving_mean))
+    # the loaded layers keep their configuration
+    wrapped = loaded.layers[1].layer
+    assert isinstance(wrapped, DropConnectDense) and (wrapped.rate, wrapped.seed, wrapped.mask) == (0.3, 12, "batch")
+    nested = loaded.layers[0].layers[2]  # the nested model's Dropout, wrapped too
+    assert type(nested).__name__ == "ForceTraining" and isinstance(nested.layer, keras.layers.Dropout)
+    assert (nested.layer.rate, nested.layer.seed) == (0.5, 11)
+
+
 def test_errors_and_tau_helpers():
     with pytest.raises(ValueError, match="no layer"):
         mc_dropout_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))

@@ -33,22 +33,42 @@ def test_l2_direct_equals_eigen_form_and_gradient_is_zero():
         np.testing.assert_allclose(res.x, direct, atol=1e-6)
 
 
-def test_lecture_numerical_example():
+def test_lecture_numerical_example_exact_values():
+    """The slide's example (H tridiagonal, α = 2, w* = [0.81, 0.91, 0.13]) in exact arithmetic.
+
+    H + 2I has determinant 56 and (H + 2I)⁻¹H = [[26, −8, −2], [−8, 24, −8], [−2, −8, 26]] / 56 exactly, so
+    w~ = [169, 179, −69] / 700 = [0.241428…, 0.255714…, −0.098571…] and ‖w~‖ = √65363 / 700 = 0.365231…;
+    H = QΛQᵀ with Λ = diag(2 − √2, 2, 2 + √2) and factors λ/(λ + 2). Double precision gives these to ~1e-15.
+    """
     lam, factors, Q = cf.l2_shrinkage_factors(H_LECTURE, 2.0)
-    # Slide: Λ = diag(0.5858, 2.000, 3.4142), (Λ + 2I)⁻¹Λ = diag(0.2265, 0.5000, 0.6306)
-    np.testing.assert_allclose(lam, [0.5858, 2.0, 3.4142], atol=5e-5)
-    np.testing.assert_allclose(factors, [0.2265, 0.5, 0.6306], atol=5e-5)
-    # Slide's matrix Q(Λ + 2I)⁻¹ΛQᵀ, printed to 2 decimals
+    r2 = np.sqrt(2.0)
+    np.testing.assert_allclose(lam, [2 - r2, 2.0, 2 + r2], rtol=1e-14)
+    np.testing.assert_allclose(factors, [(2 - r2) / (4 - r2), 0.5, (2 + r2) / (4 + r2)], rtol=1e-14)
     M = Q @ np.diag(factors) @ Q.T
-    np.testing.assert_allclose(
-        M, [[0.46, -0.14, -0.04], [-0.14, 0.43, -0.14], [-0.04, -0.14, 0.46]], atol=0.005
-    )
+    M_exact = np.array([[26.0, -8, -2], [-8, 24, -8], [-2, -8, 26]]) / 56
+    np.testing.assert_allclose(M, M_exact, rtol=0, atol=1e-15)
+    w_exact = np.array([169.0, 179.0, -69.0]) / 700
+    for w in (cf.l2_regularized_optimum(H_LECTURE, W_STAR_LECTURE, 2.0),
+              cf.l2_regularized_optimum_eigen(H_LECTURE, W_STAR_LECTURE, 2.0)):
+        np.testing.assert_allclose(w, w_exact, rtol=1e-14)
+        np.testing.assert_allclose(np.linalg.norm(w), np.sqrt(65363.0) / 700, rtol=1e-14)
+
+
+def test_lecture_slide_figures_are_the_exact_values_rounded():
+    """Documented comparison with the printed slide: Λ and the factors are the exact values to 4 decimals, the
+    matrix is the exact one to 2 decimals, and the slide's w~ = [0.24, 0.2597, −0.1] (‖w~‖ = 0.3675) is that
+    ROUNDED matrix times w* — not the exact w~ = [0.2414, 0.2557, −0.0986] (‖w~‖ = 0.3652) of the test above."""
+    lam, factors, Q = cf.l2_shrinkage_factors(H_LECTURE, 2.0)
+    np.testing.assert_array_equal(np.round(lam, 4), [0.5858, 2.0, 3.4142])
+    np.testing.assert_array_equal(np.round(factors, 4), [0.2265, 0.5, 0.6306])
+    M_slide = np.round(Q @ np.diag(factors) @ Q.T, 2)
+    np.testing.assert_array_equal(M_slide, [[0.46, -0.14, -0.04], [-0.14, 0.43, -0.14], [-0.04, -0.14, 0.46]])
+    w_slide = M_slide @ W_STAR_LECTURE
+    np.testing.assert_allclose(w_slide, [0.24, 0.2597, -0.1], rtol=0, atol=1e-14)
+    assert round(float(np.linalg.norm(w_slide)), 4) == 0.3675
+    assert round(float(np.linalg.norm(W_STAR_LECTURE)), 4) == 1.2252
     w = cf.l2_regularized_optimum(H_LECTURE, W_STAR_LECTURE, 2.0)
-    # Slide: w~ = [0.24, 0.2597, −0.1], ‖w~‖ = 0.3675 — computed there from the ROUNDED matrix;
-    # the exact values are [0.2414, 0.2557, −0.0986], ‖w~‖ = 0.3652, so the tolerance is 0.005.
-    np.testing.assert_allclose(w, [0.24, 0.2597, -0.1], atol=0.005)
-    np.testing.assert_allclose(np.linalg.norm(W_STAR_LECTURE), 1.2252, atol=1e-4)
-    np.testing.assert_allclose(np.linalg.norm(w), 0.3675, atol=0.005)
+    assert abs(w[1] - 0.2597) > 0.003  # the slide's second entry is off by 0.004 from the exact optimum
 
 
 def test_l1_soft_threshold_is_the_minimizer_with_exact_zeros():
