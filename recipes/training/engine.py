@@ -101,11 +101,14 @@ def learning_rate_schedule(cfg: TrainConfig, steps: int, steps_per_epoch: int):
     return LinearDecay(cfg.lr, final, max(1, steps))
 
 
-def build_optimizer(cfg: TrainConfig, steps: int, steps_per_epoch: int):
+def build_optimizer(cfg: TrainConfig, steps: int, steps_per_epoch: int, model=None):
     """The one optimizer builder: ``--optimizer`` with the schedule ε_k, decoupled weight decay w ← w − ε_k λ w
-    (``--weight-decay-mode decoupled``; biases and normalization excluded by
-    ``recipes.regularizers.penalties.decoupled_weight_decay_optimizer``) and gradient clipping
-    g ← α·g/‖g‖ (``--clipnorm``, ``recipes.optimization.gradient_clipping.clipping_arguments``)."""
+    (``--weight-decay-mode decoupled``) and gradient clipping g ← α·g/‖g‖ (``--clipnorm``,
+    ``recipes.optimization.gradient_clipping.clipping_arguments``).
+
+    The decay falls on the kernels only, by role (``recipes.regularizers.penalties.weight_decay_variables``):
+    with a built ``model`` every other trainable variable of it is excluded (``restrict_weight_decay``); without
+    one, by the library's default name rule (``NON_KERNEL_NAME_PATTERN``: biases, γ, β, scales)."""
     from recipes.optimization.gradient_clipping import clipping_arguments
     from recipes.regularizers.penalties import decoupled_weight_decay_optimizer
 
@@ -115,9 +118,8 @@ def build_optimizer(cfg: TrainConfig, steps: int, steps_per_epoch: int):
     elif cfg.optimizer == "rmsprop":
         kwargs.update(momentum=cfg.momentum)
     decay = cfg.weight_decay if cfg.weight_decay_mode == "decoupled" else 0.0
-    exclude = () if decay == 0 else ("bias", "gamma", "beta")
     return decoupled_weight_decay_optimizer(cfg.optimizer, learning_rate_schedule(cfg, steps, steps_per_epoch),
-                                            weight_decay=decay, exclude_names=exclude, **kwargs)
+                                            weight_decay=decay, model=model if decay else None, **kwargs)
 
 
 def build_loss(cfg: TrainConfig, one_hot: bool):
@@ -508,7 +510,7 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
             train_model = network
             if placement == "device":
                 train_model = _device_model(network, spec, seed, steps_per_epoch, tuple(x_train.shape[1:]))
-            optimizer = build_optimizer(cfg, steps, steps_per_epoch)
+            optimizer = build_optimizer(cfg, steps, steps_per_epoch, model=train_model)
             if precision == "float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer, initial_scale=cfg.loss_scale)
             loss, metrics = build_loss(cfg, one_hot)

@@ -102,15 +102,17 @@ def test_seeds_write_a_folder_each_and_a_summary(tmp_path, monkeypatch):
         np.std(accs))
 
 
-def test_optimizer_builder_decays_kernels_only_and_clips():
-    """Decoupled decay w ← w − ε λ w on kernels, never on biases or BN γ, β; clipping α·g/‖g‖ is global."""
+@pytest.mark.parametrize("with_model", [False, True])
+def test_optimizer_builder_decays_kernels_only_and_clips(with_model):
+    """Decoupled decay w ← w − ε λ w on kernels, never on biases or BN γ, β (by role with the model, by the
+    name rule without); clipping α·g/‖g‖ is global."""
     cfg = config_for("standard", weight_decay_mode="decoupled", weight_decay=0.1, lr=0.5, schedule="constant",
                      momentum=0.0, clipnorm=2.0)
-    opt = engine.build_optimizer(cfg, 10, 5)
-    assert opt.global_clipnorm == 2.0
     inp = keras.Input((3,))
     out = keras.layers.Dense(2)(keras.layers.BatchNormalization()(keras.layers.Dense(4)(inp)))
     model = keras.Model(inp, out)
+    opt = engine.build_optimizer(cfg, 10, 5, model=model if with_model else None)
+    assert opt.global_clipnorm == 2.0
     before = {v.path: np.array(v) for v in model.trainable_variables}
     opt.apply([keras.ops.zeros_like(v) for v in model.trainable_variables], model.trainable_variables)
     for v in model.trainable_variables:
