@@ -472,6 +472,7 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
     dict. A folder whose run already finished with this identity gives back its stored metrics (``stored``)."""
     chief = is_chief()
     folder = run_folder.RunFolder(out) if out is not None else None
+    status = "new"
     if folder is not None and chief:
         ident = run_folder.identity(cfg, seed=seed, data_fingerprint=fingerprint
                                     or run_folder.data_fingerprint(splits))
@@ -522,7 +523,8 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
             from augment.image_pipeline import make_eval_dataset
 
             _build_for_multiworker(train_model, strategy,
-                                   make_eval_dataset(x_train[:2], splits.train[1][:2], one_hot=one_hot))
+                                   make_eval_dataset(x_train[:2], splits.train[1][:2], num_classes=splits.num_classes,
+                                                     one_hot=one_hot))
         return train_model, network
 
     timer = _EpochTimer(cfg.batch_size, epochs=fit_epochs)
@@ -568,6 +570,10 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
                                                 state_providers=[averaging] if averaging is not None else []))
     if start_epoch:
         log(f"Resuming from {backup_dir}: {start_epoch} of {fit_epochs} epochs done")
+    elif status == "resume" and cfg.early_stopping:
+        log(f"{out} holds an unfinished early-stopping run with these settings: it starts again from the beginning "
+            f"(its phases are not checkpointed; the result equals an uninterrupted run's, as every random state "
+            f"derives from --seed)")
 
     compile_s = 0.0
     es = fitted = None
@@ -663,12 +669,12 @@ def _fit_with_early_stopping(cfg, spec, new_model, splits, seed, callbacks, verb
     from augment.image_pipeline import make_eval_dataset, make_train_dataset
     from recipes.early_stopping.policies import train_with_early_stopping
 
-    def make_dataset(x, y, data_seed, epochs):
-        return make_train_dataset(x, y, cfg.batch_size, augment=spec, seed=data_seed, epochs=epochs,
-                                  one_hot=spec.mixes_labels)[0]
+    def make_dataset(x, y, seed, epochs):
+        return make_train_dataset(x, y, cfg.batch_size, num_classes=splits.num_classes, augment=spec, seed=seed,
+                                  epochs=epochs, one_hot=spec.mixes_labels)[0]
 
     def make_eval(x, y):
-        return make_eval_dataset(x, y, one_hot=spec.mixes_labels)
+        return make_eval_dataset(x, y, num_classes=splits.num_classes, one_hot=spec.mixes_labels)
 
     return train_with_early_stopping(
         lambda: new_model()[0], splits.train, splits.val, policy=cfg.policy, eval_every=cfg.eval_every,
