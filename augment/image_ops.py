@@ -688,7 +688,8 @@ class RandomColor(ImageAugmentation):
     Args:
         brightness: ``a`` for ``(-a, a)`` or a pair, fractions of the value range, in [-1, 1].
         contrast: pair of factors >= 0 (1 = unchanged).
-        saturation: pair of factors >= 0 (0 = grey, 1 = unchanged); needs 3 channels.
+        saturation: pair of factors >= 0 (0 = grey, 1 = unchanged); other than (1, 1) it needs 3 channels
+            (a ValueError naming the shape otherwise).
     """
 
     def __init__(self, brightness=0.0, contrast=(1.0, 1.0), saturation=(1.0, 1.0), **kwargs):
@@ -696,6 +697,14 @@ class RandomColor(ImageAugmentation):
         self.brightness = _factor_range("brightness", brightness, -1.0, 1.0, symmetric=True)
         self.contrast = _factor_range("contrast", contrast, 0.0, 100.0)
         self.saturation = _factor_range("saturation", saturation, 0.0, 100.0)
+
+    def _check_rank(self, shape, name="images"):
+        """The rank check, and 3 channels when the saturation jitter is on (it mixes R, G, B with the luma
+        weights; on other channel counts it would be skipped silently)."""
+        super()._check_rank(shape, name)
+        if tuple(self.saturation) != (1.0, 1.0) and shape[-1] is not None and shape[-1] != 3:
+            raise ValueError(f"RandomColor: saturation={tuple(self.saturation)} needs 3 (RGB) channels, got {name} "
+                             f"of shape {tuple(shape)}; use saturation=(1.0, 1.0) for other channel counts")
 
     def sample(self, shape, seed):
         n = shape[0]

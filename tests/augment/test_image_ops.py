@@ -195,6 +195,17 @@ def test_colour_transforms_follow_their_formulas():
     assert clipped.max() == 255.0
 
 
+def test_saturation_on_other_than_three_channels_is_refused_not_skipped():
+    """The saturation jitter mixes R, G, B by the luma weights: on 1 or 4 channels it is refused, naming the shape
+    (it was skipped silently); brightness and contrast work on any channel count."""
+    x = np.random.RandomState(0).uniform(0, 255, size=(2, 8, 8, 1)).astype("float32")
+    for layer in (io.RandomColor(saturation=(0.5, 1.5)), io.RandomColor(saturation=(0.0, 0.0))):
+        with pytest.raises(ValueError, match=r"saturation=.*needs 3 \(RGB\) channels.*\(2, 8, 8, 1\)"):
+            layer(x)
+    out = _np(io.RandomColor(contrast=(0.0, 0.0), value_range=None)(x))
+    np.testing.assert_allclose(out, np.broadcast_to(x.mean(axis=(1, 2, 3), keepdims=True), x.shape), rtol=1e-5)
+
+
 def test_cutout_zeroes_exactly_the_stated_square():
     x = np.full((4, 16, 16, 3), 7.0, "float32")
     layer = io.Cutout(size=6)
