@@ -2,7 +2,7 @@
 
 ``keras.layers.RandAugment`` (Keras 3.15) draws its ``num_ops`` operation indices once per
 *batch* (``randint((num_ops,))``), so every image of a batch gets the same operations; the lecture
-(and the issue) ask for randomness per image. This layer draws, for each of the ``N_ops`` steps,
+asks for randomness per image. This layer draws, for each of the ``N_ops`` steps,
 an operation ``o_{i,t} ~ U{ops}`` and a sign ``±1`` per image ``i``, and applies
 
     x̃_i = T_{o_{i,N}, m} ∘ … ∘ T_{o_{i,1}, m} (x_i)

@@ -1,5 +1,4 @@
-"""Recipe: speech augmentation on the Free Spoken Digit Dataset with a small CNN on log-mels
-(issue 7, point 7, speech).
+"""Recipe: speech augmentation on the Free Spoken Digit Dataset with a small CNN on log-mels.
 
 Splits: ``official`` (recordings with index 0-4 are the 300 test clips, 2,700 train) and ``speaker``
 (every clip of ``--test-speaker`` is the test set: 500 clips of a voice never heard in training, 2,500

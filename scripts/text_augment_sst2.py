@@ -1,5 +1,5 @@
 """Recipe: EDA and back-translation on SST-2 with a small Keras text CNN, at 500 and at all training
-sentences (issue 7, point 7, text).
+sentences.
 
 For each training-set size N (500 drawn from stsa.binary.train with a fixed seed, and all 6,920) and
 each augmentation - none, EDA with the paper's Table 3 parameters (N = 500: alpha = 0.05, n_aug = 16;

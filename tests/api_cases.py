@@ -91,7 +91,7 @@ def _augment(name, **kwargs):
 
 
 CASES: dict[str, Case] = {
-    # recipes (foundation, issues 2, 3, 5-opt, 8)
+    # recipes (foundation, penalties, optimization, bias-variance)
     "ElasticNet": Case(dict(strength=0.01, alpha=0.3)),
     "ProximalSGD": Case(dict(learning_rate=0.05, l1=0.01, momentum=0.5)),
     "GradientNoise": Case(lambda: dict(inner_optimizer=_sgd(), eta=0.01, gamma=0.55, seed=3)),
@@ -106,7 +106,7 @@ CASES: dict[str, Case] = {
     "WeightNoiseDense": Case(dict(units=3, stddev=0.1, seed=1)),
     "MagnitudePruning": Case(dict(final_sparsity=0.5, initial_sparsity=0.1, begin_step=1, end_step=5,
                                   frequency=2)),
-    # issue 4 (dropout family)
+    # dropout family
     "DropConnectDense": Case(dict(units=3, rate=0.3, seed=1)),
     "DropConnectConv2D": Case(dict(filters=2, kernel_size=3, rate=0.3, seed=1)),
     "FastDropoutDense": Case(dict(units=3, rate=0.3, seed=1)),
@@ -115,16 +115,16 @@ CASES: dict[str, Case] = {
     "AdditiveGaussianNoise": Case(dict(stddev=2.5, seed=1)),  # σ > 1: Keras' GaussianNoise would refuse it
     # MC dropout's always-on wrapper: the same seed after reload gives the same (random) output
     "ForceTraining": Case(lambda: dict(layer=__import__("keras").layers.Dropout(0.3, seed=1))),
-    # issue 5 (normalization)
+    # normalization
     "MinMaxScaling": Case(dict(minimum=[0.0] * 6, maximum=[2.0] * 6)),
     "ZScoreNormalization": Case(dict(mean=[0.5] * 6, variance=[2.0] * 6)),
     "WeightNormalization": Case(lambda: dict(layer=__import__("keras").layers.Dense(3))),
     "WSConv2D": Case(dict(filters=2, kernel_size=3)),
-    # issue 6 (early stopping): callbacks, config round trip only
+    # early stopping: callbacks, config round trip only
     "StepEarlyStopping": Case(dict(eval_every=10, patience=3)),
     "StopAtStep": Case(dict(steps=5)),
     "ValidationTargetStopping": Case(dict(target=0.5, eval_every=10)),
-    # issue 7 (augmentation layers)
+    # augmentation layers
     "RandomFlip": Case(dict(mode="horizontal", p=0.5, seed=1)),
     "AlternatingFlip": Case(dict(seed=1), call_kwargs=_flip_context),
     "AugmentOnDevice": Case(dict(spec="airbench", seed=1, steps_per_epoch=3), inputs=_device_batch),
@@ -142,7 +142,7 @@ CASES: dict[str, Case] = {
     "Mosaic": Case(dict(num_classes=3, seed=1), inputs=_with_labels),
     "SpecAugment": Case(dict(freq_mask_param=2, num_freq_masks=1, time_mask_param=2, num_time_masks=1, seed=1),
                         input_shape=(16, 8)),
-    # issue 10 (fast recipe)
+    # fast recipe
     "WarmupLinearDecay": Case(dict(initial_learning_rate=0.1, final_learning_rate=0.001, total_steps=20,
                                    warmup_steps=5)),
     "WeightAveraging": Case(dict(mode="ema", decay=0.9, every=2, warmup_power=1.0, total_steps=10)),
@@ -196,7 +196,7 @@ FUNCTIONS: dict[str, Any] = {
     "recipes.regularizers.penalties.weight_decay_variables": lambda: dict(model=_small_model()),
     "recipes.regularizers.penalties.restrict_weight_decay": lambda: dict(optimizer=_sgd(), model=_small_model()),
     "recipes.optimization.curriculum.CurriculumDataset": lambda: dict(x=np.zeros((8, 3), "float32"), y=np.zeros(8), batch_size=4),
-    # issue 4 (dropout family, ensembles)
+    # dropout family, ensembles
     "recipes.dropout.direct_dropout.inverted_dropout": dict(rate=0.3),
     "recipes.dropout.gaussian_dropout.multiplicative_gaussian_dropout": dict(rate=0.3),
     "recipes.ensembles.bagging.Bagging": dict(build_fn=lambda *a, **k: _small_model(), num_members=2),
@@ -206,7 +206,7 @@ FUNCTIONS: dict[str, Any] = {
     "recipes.ensembles.stacking.stratified_folds": dict(y=np.arange(12) % 3, num_folds=2),
     "recipes.dropout.mc_dropout.MCDropoutPredictor": lambda: dict(model=_small_model(dropout=0.2), num_samples=4),
     "recipes.dropout.mc_dropout.mc_dropout_model": lambda: dict(model=_small_model(dropout=0.2)),
-    # issue 5 (normalization), issue 6 (early stopping), issue 7 (augmentation)
+    # normalization, early stopping, augmentation
     "recipes.normalization.batch_norm_statistics.PopulationBatchNormStatistics": lambda: dict(
         data=np.zeros((8, 3), "float32"), batch_size=4, estimator="unbiased"),
     "recipes.early_stopping.policies.EarlyStoppingPolicies": lambda: dict(

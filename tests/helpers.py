@@ -15,6 +15,21 @@ def load_script(name):
     return module
 
 
+def wrapped_command(text):
+    """The installed command (a name of ``recipes.commands.COMMANDS``) that the script text ``text`` is a wrapper
+    of: it imports the command's function from its module and exits with what it returns; else ``None``."""
+    import re
+
+    from recipes.commands import COMMANDS
+
+    for name, (entry, _) in COMMANDS.items():
+        module, _, function = entry.partition(":")
+        if (re.search(rf"^from {re.escape(module)} import [^\n]*\b{function}\b", text, re.MULTILINE)
+                and f"sys.exit({function}())" in text):
+            return name
+    return None
+
+
 def write_image_folder(root, n_train=8, n_test=2, classes=("cat", "dog", "ship"), size=32, seed=0):
     """Write root/{train,test}/<class>/*.png with random images whose mean brightness encodes the class.
 

@@ -23,7 +23,8 @@ has in this project):
 Data: labels outside [0, num_classes), NaN/inf in float images, a missing data folder (here); a corrupt PNG and a
 non-image file in the data folder are in ``tests/data/test_cifar10.py``; every flag of ``scripts/train_cifar10.py``
 out of range in ``tests/training/test_train_cifar10.py`` (which also checks that nothing is left in ``--output-dir``).
-Run ``PYTHONPATH=. python tests/test_bad_input_sweep.py`` to print every bad input tried and what it got.
+Run ``python -m tests.test_bad_input_sweep`` (from the repository root) to print every bad input tried and what it
+got.
 """
 import inspect
 import math

@@ -8,10 +8,9 @@ import sys
 import pytest
 
 from recipes import cli
+from tests.helpers import wrapped_command
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-#: Rewritten on the integrator's branch (with recipes/training); drop them from here once they use recipes.cli.
-OWNED_ELSEWHERE = {"train_cifar10.py", "train_cifar10_fast.py"}
 
 
 def _cifar_like(folder):
@@ -137,18 +136,35 @@ def test_a_script_rejects_a_bad_flag_before_any_work(tmp_path, subprocess_env):
 
 
 def test_scripts_share_the_cli_and_import_no_framework_before_parsing():
-    """Every script builds its parser with recipes.cli, touches no sys.path, loads no other script, and imports
-    neither TensorFlow nor Keras at import time (so --verbose and the quiet default apply before they load)."""
-    scripts = sorted(p for p in (REPO / "scripts").glob("*.py") if p.name not in OWNED_ELSEWHERE)
-    assert len(scripts) >= 15
-    for path in scripts:
+    """Every program builds its parser with recipes.cli, touches no sys.path, loads no other script, and imports
+    neither TensorFlow nor Keras at import time (so --verbose and the quiet default apply before they load).
+    Programs: the scripts, and for a script that wraps an installed command, that command's module."""
+    from recipes.commands import COMMANDS
+
+    programs, wrappers = [], []
+    for path in sorted((REPO / "scripts").glob("*.py")):
+        text = path.read_text()
+        if wrapped_command(text):
+            wrappers.append(path)
+            code_lines = [l for l in text.split('"""')[-1].splitlines() if l.strip() and not l.startswith("#")]
+            assert len(code_lines) <= 4, (path.name, "a wrapper holds no code of its own", code_lines)
+        else:
+            programs.append(path)
+    assert {wrapped_command(p.read_text()) for p in wrappers} == set(COMMANDS)  # every command has its script
+    modules = {entry.partition(":")[0] for entry, _ in COMMANDS.values()} - {"recipes.training.command"}
+    programs += [REPO / (m.replace(".", "/") + ".py") for m in sorted(modules)]
+    assert len(programs) >= 18
+    for path in programs:
         text = path.read_text()
         assert "cli.make_parser(" in text, path.name
         for banned in ("sys.path", "spec_from_file_location", "argparse.ArgumentParser(", "matplotlib.use(",
                        "PYTHONPATH"):
             assert banned not in text, (path.name, banned)
-    code = ("import sys\nfrom tests.helpers import load_script\n"
-            f"for name in {[p.stem for p in scripts]!r}:\n    load_script(name)\n"
+    scripts = sorted(p.stem for p in (REPO / "scripts").glob("*.py"))
+    code = ("import sys, importlib\nfrom tests.helpers import load_script\n"
+            f"for name in {scripts!r}:\n    load_script(name)\n"
+            f"for name in {sorted(modules | {'recipes.training.command', 'recipes.commands', 'recipes.__main__'})!r}:\n"
+            "    importlib.import_module(name)\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax'}))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

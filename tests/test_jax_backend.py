@@ -4,8 +4,8 @@
 One subprocess (the backend is fixed when Keras is first imported) runs ``JAX_TEST_FILES`` that exist in this
 checkout, plus the serialization sweep (save/load of every registered object under JAX). Files that need tf.data
 (data pipelines, the training command, distribution) are not in the list. ``DESELECT`` drops whole-ResNet tests
-(models, not layers; they cost most of the time) and the slowest duplicates of the sweep's round trips. Real-data tests are left out (``RECIPES_DATA`` unset in the
-subprocess). Measured on the 2-core machine: see the report of issue 9.
+(models, not layers; they cost most of the time) and the slowest duplicates of the sweep's round trips. Real-data
+tests are left out (``RECIPES_DATA`` unset in the subprocess).
 """
 import os
 import subprocess

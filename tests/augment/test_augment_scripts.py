@@ -1,9 +1,11 @@
-"""scripts/bench_augment.py (image section on a tiny CIFAR-like folder, text section on real sentences) and
-scripts/augment_cifar10.py end to end (the real numbers come from running them on $RECIPES_DATA; see README)."""
+"""keras-recipes-bench-augment (``recipes.commands.bench_augment``: image section on a tiny CIFAR-like folder, text
+section on real sentences) and scripts/augment_cifar10.py end to end (the real numbers come from running them on
+the shared data folder; see README)."""
 import csv
 
 import pytest
 
+from recipes.commands import bench_augment
 from tests.helpers import load_script, write_image_folder
 
 
@@ -14,9 +16,8 @@ def tiny_root(tmp_path):
 
 
 def test_bench_augment_image_section(tiny_root, capsys):
-    bench = load_script("bench_augment")
     out = tiny_root / "bench"
-    rows = bench.main(["--sections", "image", "--data-dir", str(tiny_root / "data"), "--cache-dir", str(tiny_root / "cache"),
+    rows = bench_augment.run(["--sections", "image", "--data-dir", str(tiny_root / "data"), "--cache-dir", str(tiny_root / "cache"),
                        "--num-images", "64", "--batch-size", "16", "--repeats", "1", "--output-dir", str(out)])
     assert [r["route"].split(" (")[0] for r in rows] == [
         "albumentations per image", "albumentations per batch", "vectorized image_ops in tf.data"]
@@ -26,7 +27,7 @@ def test_bench_augment_image_section(tiny_root, capsys):
         assert len(list(csv.DictReader(f))) == 3
     assert "| image | vectorized image_ops in tf.data |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        bench.parse_args(["--sections", "video"])
+        bench_augment.parse_args(["--sections", "video"])
     assert "--sections" in capsys.readouterr().err
 
 
@@ -77,9 +78,8 @@ def test_bench_augment_text_section(data_root, tmp_path, capsys):
     """The text section on a few real sentences: positive rates, its own table and CSV, rows in the summary."""
     import math
 
-    bench = load_script("bench_augment")
     out = tmp_path / "bench"
-    rows = bench.main(["--sections", "text", "--data-dir", str(data_root), "--num-sentences", "8", "--repeats", "1",
+    rows = bench_augment.run(["--sections", "text", "--data-dir", str(data_root), "--num-sentences", "8", "--repeats", "1",
                        "--output-dir", str(out)])
     with open(out / "bench_eda.csv") as f:
         eda = list(csv.DictReader(f))
@@ -93,12 +93,12 @@ def test_bench_augment_text_section(data_root, tmp_path, capsys):
 
 def test_load_fsdd_clips(data_root):
     # the speech section itself is not run here: audiomentations' Resample spends ~5 s on librosa's first call
-    clips = load_script("bench_augment").load_fsdd_clips(data_root / "fsdd" / "recordings", 6)
+    clips = bench_augment.load_fsdd_clips(data_root / "fsdd" / "recordings", 6)
     assert len(clips) == 6 and all(c.dtype.name == "float32" and c.ndim == 1 for c in clips)
 
 
 def test_section_rows_match_the_summary_format():
-    rows = load_script("bench_augment")._as_section_rows(
+    rows = bench_augment._as_section_rows(
         "text", [("RS", 100.0, 20.0, "x"), ("RI", 50.0, float("nan"), "none")], 10, "EDA", "nlpaug")
     assert [r["route"] for r in rows] == ["EDA: RS", "nlpaug: RS", "EDA: RI"]
     assert rows[0]["ratio"] == 5.0 and rows[0]["seconds"] == 0.1 and rows[1]["ratio"] == 1.0
@@ -109,5 +109,5 @@ def test_bench_augment_sections_without_data_stop_with_the_flag(tmp_path, monkey
     # FSDD has no download route: with neither --data-dir nor RECIPES_DATA the speech section stops before any work
     monkeypatch.delenv("RECIPES_DATA", raising=False)
     with pytest.raises(SystemExit) as exit_info:
-        load_script("bench_augment").parse_args(["--sections", "speech", "--output-dir", str(tmp_path)])
+        bench_augment.parse_args(["--sections", "speech", "--output-dir", str(tmp_path)])
     assert exit_info.value.code == 2 and "--data-dir" in capsys.readouterr().err

@@ -361,9 +361,8 @@ print(rounds)
 def test_fsdd_clips_of_the_augmentation_benchmark_skip_hidden_files(tmp_path):
     from scipy.io import wavfile
 
-    from tests.helpers import load_script
+    from recipes.commands import bench_augment as bench
 
-    bench = load_script("bench_augment")
     for i, name in enumerate(("0_jackson_0.wav", "1_theo_5.wav")):
         wavfile.write(tmp_path / name, 8000, np.full(80, 1000 * (i + 1), dtype=np.int16))
     (tmp_path / "._0_jackson_0.wav").write_bytes(b"\0\5\26\7 AppleDouble resource fork")  # macOS metadata

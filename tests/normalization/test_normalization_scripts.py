@@ -1,4 +1,4 @@
-"""Smoke tests of scripts/bn_running_vs_population.py and scripts/bench_train_step.py (tiny settings)."""
+"""Smoke tests of scripts/bn_running_vs_population.py and keras-recipes-bench-train-step (tiny settings)."""
 import csv
 
 import pytest
@@ -33,7 +33,7 @@ def test_bench_variants_use_the_right_layers():
     import keras
     from recipes.normalization.weight_norm import WeightNormalization
     from recipes.normalization.weight_standardization import WSConv2D
-    bench = load_script("bench_train_step")
+    from recipes.commands import bench_train_step as bench
 
     def kinds(model):
         return {type(l).__name__ for l in model.layers}
@@ -52,7 +52,7 @@ def test_bench_variants_use_the_right_layers():
 @pytest.mark.parametrize("flags, needle", [(["--variants", "plain,nope"], "--variants"), (["--steps", "0"], "--steps")])
 def test_bench_rejects_bad_flags(capsys, flags, needle):
     # A real run builds and compiles two ResNet-20s (~10 s even at batch 2): measured by hand, not here.
-    bench = load_script("bench_train_step")
+    from recipes.commands import bench_train_step as bench
     with pytest.raises(SystemExit) as exit_info:
         bench.main(flags)
     assert exit_info.value.code == 2 and needle in capsys.readouterr().err
