@@ -15,15 +15,17 @@ The shared flags mean the same in every script:
   Resolved by :func:`recipes.data.locations.resolve_data_dir`.
 - ``--output-dir``: the folder the script writes its files to.
 - ``--seed``: the seed of everything random in the run.
-- ``--verbose``: let TensorFlow's and absl's log lines through (default: warnings and info are hidden).
+- ``--verbose``: let TensorFlow's and absl's log lines through (default: warnings and info are hidden, and so
+  are the C++ lines TensorFlow prints on import, see :func:`setup`).
 
-This module imports neither TensorFlow nor Keras, so a script can parse its flags and call :func:`setup` before
-either is imported.
+Importing this module imports neither TensorFlow nor Keras, so a script can parse its flags and call :func:`setup`
+before either is imported.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
@@ -31,7 +33,8 @@ import sys
 from augment.checks import check_seed
 from recipes.data.locations import DATASETS, DOWNLOADABLE, DataUnavailableError, resolve_data_dir
 
-__all__ = ["make_parser", "parse_args", "setup", "flag_errors", "split_list", "data_folder"]
+__all__ = ["make_parser", "parse_args", "setup", "quiet_tensorflow_import", "flag_errors", "split_list", "data_folder",
+           "NATIVE_NOISE"]
 
 #: How ``--data-dir``'s help describes each dataset's folder.
 _LAYOUTS = {
@@ -85,12 +88,28 @@ def make_parser(doc, datasets=(), output_dir=None, seed=True):
     return parser
 
 
-def setup(verbose=False):
+#: What TensorFlow's C++ side writes to file descriptor 2 on import and on CUDA's initialization even with
+#: ``TF_CPP_MIN_LOG_LEVEL=2``, the first line at every import (abseil writes it before its log level is read).
+NATIVE_NOISE = (
+    "All log messages before absl::InitializeLog() is called are written to STDERR",
+    "Could not find cuda drivers on your machine",
+    "failed call to cuInit",
+)
+
+
+def setup(verbose=False, tensorflow=True):
     """Prepare the process before TensorFlow, Keras or matplotlib is imported.
 
     Quiet (default): ``TF_CPP_MIN_LOG_LEVEL=2`` (TensorFlow's C++ info and warnings hidden) unless the
-    environment sets it, and the ``tensorflow`` and ``absl`` Python loggers at ERROR; ``verbose``: level 0 and
-    INFO. Always: matplotlib's non-interactive ``Agg`` backend (scripts write files, never show windows) and
+    environment sets it, and the ``tensorflow`` and ``absl`` Python loggers at ERROR. The level does not reach
+    the lines of ``NATIVE_NOISE`` (abseil prints its "before absl::InitializeLog()" warning, and the CUDA stub its
+    "Could not find cuda drivers" line, before any level is read; cuInit's error comes on the first look at the
+    devices), so with ``tensorflow`` (default) TensorFlow is imported here once and its physical devices listed
+    with file descriptor 2 pointed at ``/dev/null`` (:func:`quiet_tensorflow_import`), when it is installed and
+    not yet imported. ``tensorflow=False``: a program that never imports TensorFlow does not pay for it.
+    ``verbose``: level 0, the loggers at INFO, and nothing redirected: every line comes through.
+
+    Always: matplotlib's non-interactive ``Agg`` backend (scripts write files, never show windows) and
     ``NO_ALBUMENTATIONS_UPDATE=1`` (albumentations would look online for a newer version at import).
     """
     if verbose:
@@ -103,12 +122,41 @@ def setup(verbose=False):
     os.environ["MPLBACKEND"] = "Agg"
     if "matplotlib" in sys.modules:  # imported already (a script run in-process): switch it too
         sys.modules["matplotlib"].use("Agg")
+    if tensorflow and not verbose:
+        quiet_tensorflow_import()
 
 
-def parse_args(parser, argv=None):
-    """``parser.parse_args(argv)``, then :func:`setup` with the parsed ``--verbose``."""
+def quiet_tensorflow_import():
+    """Import TensorFlow and list its physical devices (where CUDA's ``cuInit`` runs) with the process's file
+    descriptor 2 redirected to ``/dev/null`` (``os.dup2``), then restore it. Returns whether it imported
+    TensorFlow: ``False`` when it is not installed or already imported (then nothing is done).
+
+    Listing the physical devices does not initialize the runtime: logical devices and memory growth can still
+    be configured afterwards. An import that fails raises after file descriptor 2 is restored, so its message
+    is seen.
+    """
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return False
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return True
+
+
+def parse_args(parser, argv=None, tensorflow=True):
+    """``parser.parse_args(argv)``, then :func:`setup` with the parsed ``--verbose`` (and ``tensorflow``)."""
     args = parser.parse_args(argv)
-    setup(verbose=getattr(args, "verbose", False))
+    setup(verbose=getattr(args, "verbose", False), tensorflow=tensorflow)
     return args
 
 

@@ -67,7 +67,7 @@ def main(argv=None):
     ap.add_argument("--widths", type=int, nargs="*", default=None)
     ap.add_argument("--ridge", type=float, default=1e-2, help="λ of the comparison ridge fit")
     ap.add_argument("--test-size", type=int, default=2000)
-    args = cli.parse_args(ap, argv)
+    args = cli.parse_args(ap, argv, tensorflow=False)  # NumPy only: no TensorFlow to import quietly
     with cli.flag_errors(ap):
         check_positive_int("--train-size", args.train_size)
         check_int("--dim", args.dim, 3)

@@ -24,7 +24,7 @@ def main(argv=None):
     ap.add_argument("--dim", type=int, default=12, help="number of eigen-directions d")
     ap.add_argument("--eps", type=float, default=0.05, help="learning rate ε")
     ap.add_argument("--taus", type=int, nargs="+", default=[5, 50, 500, 5000])
-    args = cli.parse_args(ap, argv)
+    args = cli.parse_args(ap, argv, tensorflow=False)  # NumPy only: no TensorFlow to import quietly
     with cli.flag_errors(ap):
         check_positive_int("--dim", args.dim)
         check_number("--eps", args.eps, 0, low_open=True)

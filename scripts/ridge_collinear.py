@@ -35,7 +35,7 @@ def main(argv=None):
     p.add_argument("--samples", type=int, default=50, help="rows of X")
     p.add_argument("--draws", type=int, default=200, help="noise draws for the coefficient spread")
     p.add_argument("--collinearity", type=float, default=0.01, help="std of x2 - x1")
-    args = cli.parse_args(p, argv)
+    args = cli.parse_args(p, argv, tensorflow=False)  # NumPy only: no TensorFlow to import quietly
     with cli.flag_errors(p):
         check_int("--samples", args.samples, 4)
         check_int("--draws", args.draws, 2)

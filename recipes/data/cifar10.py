@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import contextlib
 import hashlib
 import io
 import json
+import logging
 import os
 import pathlib
 import socket
@@ -84,11 +86,32 @@ def _network_reachable(host=_TFDS_SOURCE_HOST, timeout=3.0) -> bool:
         return False
 
 
+class _DropVariantFolderWarnings(logging.Filter):
+    """Drops tensorflow-datasets' "Variant folder <dir> has no dataset_info.json" warnings: they are logged while
+    it looks for a prepared copy (``builder.is_prepared()``) and only say that there is none yet, which the probe
+    is asking; whatever follows (download, or ``DataUnavailableError`` naming ``--data-dir``) is said plainly."""
+
+    def filter(self, record):
+        return not str(record.msg).startswith("Variant folder")
+
+
+@contextlib.contextmanager
+def _quiet_tfds_probe():
+    logger, dropper = logging.getLogger("absl"), _DropVariantFolderWarnings()
+    logger.addFilter(dropper)
+    try:
+        yield
+    finally:
+        logger.removeFilter(dropper)
+
+
 def _load_tfds(tfds_data_dir, check_network):
     import tensorflow_datasets as tfds  # imported here: slow, and only this path needs it
 
-    builder = tfds.builder("cifar10", data_dir=tfds_data_dir)
-    if not builder.is_prepared() and check_network and not _network_reachable():
+    with _quiet_tfds_probe():
+        builder = tfds.builder("cifar10", data_dir=tfds_data_dir)
+        prepared = builder.is_prepared()
+    if not prepared and check_network and not _network_reachable():
         raise DataUnavailableError(
             "CIFAR-10 is not in the tensorflow-datasets cache and its download source cannot be reached "
             "(no network?). Pass --data-dir DIR with DIR/train/<class>/*.png and DIR/test/<class>/*.png "

@@ -1,3 +1,4 @@
+import logging
 import re
 import time
 
@@ -73,12 +74,20 @@ def test_tfds_path_with_mock_data(tmp_path, monkeypatch):
     assert y_tr.dtype == np.int64 and y_tr.min() >= 0 and y_tr.max() < 10
 
 
-def test_offline_tfds_fails_fast_naming_data_dir(tmp_path, monkeypatch):
+def test_offline_tfds_fails_fast_naming_data_dir(tmp_path, monkeypatch, caplog):
+    """... and the probe for a prepared copy does not log tensorflow-datasets' misleading "Variant folder ... has
+    no dataset_info.json" warning (tfds itself does, for the same empty folder)."""
+    import tensorflow_datasets as tfds
+
     monkeypatch.setattr(cifar10, "_network_reachable", lambda *a, **k: False)
+    caplog.set_level(logging.WARNING)
     start = time.time()
     with pytest.raises(cifar10.DataUnavailableError, match="--data-dir"):
         cifar10.load_cifar10(tfds_data_dir=str(tmp_path))
     assert time.time() - start < 10
+    assert not [r for r in caplog.records if "Variant folder" in r.getMessage()]
+    assert not tfds.builder("cifar10", data_dir=str(tmp_path)).is_prepared()  # the same probe, unfiltered
+    assert [r for r in caplog.records if "has no dataset_info.json" in r.getMessage()]
 
 
 def test_split_train_val_is_deterministic_stratified_and_disjoint():
