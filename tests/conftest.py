@@ -1,8 +1,10 @@
 """Shared test fixtures.
 
-Real data (CIFAR-10 PNG folders, FSDD, text sets, WordNet) is read from the folder named by
-the environment variable ``RECIPES_DATA`` (``.ci/run`` sets it to ``../shared/data``); tests that
-need it skip, with that reason, when it is unset.
+Real data (CIFAR-10 PNG folders, FSDD, text sets, WordNet) is read from the data root that
+``recipes.data.locations`` reads from ``RECIPES_DATA``. When the variable is unset and ``../shared/data`` (beside the
+repository, the layout ``.ci/run`` sets up) exists, the session uses that folder and sets the variable, so that
+subprocesses see it too. Tests that need real data skip, with the reason, when there is neither; pytest's header
+says which folder the session uses.
 """
 import os
 import pathlib
@@ -12,22 +14,48 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 import pytest
 
+from recipes.data.locations import data_root_from_environment
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+#: The documented layout: the shared data folder beside the repository.
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def _session_data_root():
+    """(data root or None, where it came from): ``RECIPES_DATA`` when set, else ``../shared/data`` when it exists
+    (then ``RECIPES_DATA`` is set to it for the session and its subprocesses)."""
+    root = data_root_from_environment()
+    if root is not None:
+        return root, "RECIPES_DATA"
+    if SHARED_DATA.is_dir():
+        os.environ["RECIPES_DATA"] = str(SHARED_DATA)
+        return SHARED_DATA, "../shared/data beside the repository; RECIPES_DATA was unset, set for this session"
+    return None, (f"RECIPES_DATA is unset and {SHARED_DATA} does not exist: real-data tests will skip")
+
+
+DATA_ROOT, DATA_ROOT_SOURCE = _session_data_root()
+
+
+def pytest_report_header(config):
+    if DATA_ROOT is None:
+        return f"real data: none ({DATA_ROOT_SOURCE})"
+    missing = "" if DATA_ROOT.is_dir() else " - not a folder: real-data tests will skip"
+    return f"real data: {DATA_ROOT} (from {DATA_ROOT_SOURCE}){missing}"
 
 
 def _data_root():
-    root = os.environ.get("RECIPES_DATA")
-    if not root:
-        pytest.skip("RECIPES_DATA is unset: real-data test needs the shared data folder")
-    path = pathlib.Path(root)
-    if not path.is_dir():
+    root = data_root_from_environment()  # read at test time: a test may have changed the variable
+    if root is None:
+        pytest.skip("RECIPES_DATA is unset and ../shared/data does not exist: real-data test needs the shared "
+                    "data folder")
+    if not root.is_dir():
         pytest.skip(f"RECIPES_DATA={root} is not a directory")
-    return path
+    return root
 
 
 @pytest.fixture
 def data_root():
-    """Path of the shared real-data folder (skips when RECIPES_DATA is unset)."""
+    """Path of the shared real-data folder (skips when there is none, see the module docstring)."""
     return _data_root()
 
 
