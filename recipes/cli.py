@@ -34,7 +34,7 @@ from augment.checks import check_seed
 from recipes.data.locations import DATASETS, DOWNLOADABLE, DataUnavailableError, resolve_data_dir
 
 __all__ = ["make_parser", "parse_args", "setup", "quiet_tensorflow_import", "flag_errors", "split_list", "data_folder",
-           "NATIVE_NOISE"]
+           "quantity", "NATIVE_NOISE"]
 
 #: How ``--data-dir``'s help describes each dataset's folder.
 _LAYOUTS = {
@@ -169,6 +169,15 @@ def flag_errors(parser):
         yield
     except (ValueError, TypeError) as err:
         parser.error(str(err))
+
+
+def quantity(n, noun, plural=None):
+    """``n`` and ``noun`` for a title or a line of output, the noun in the number ``n`` takes: "1 epoch",
+    "2 epochs", "0.5 epochs", "10,000 test images" (whole numbers with thousands separators). ``plural``: the
+    plural form when it is not ``noun + "s"``."""
+    value = float(n)
+    text = f"{int(value):,}" if value.is_integer() else f"{value:g}"
+    return f"{text} {noun if value == 1 else (plural or noun + 's')}"
 
 
 def split_list(flag, text, choices=None, type=str):

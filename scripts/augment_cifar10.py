@@ -137,7 +137,8 @@ def main(argv=None):
     for preset, cfg in zip(args.presets, configs):
         metrics = _done(cfg)
         if metrics is None:
-            print(f"[{preset}] training {cfg.model}, {cfg.train_limit} images, {cfg.epochs} epochs", flush=True)
+            print(f"[{preset}] training {cfg.model}, {cli.quantity(cfg.train_limit, 'image')}, "
+                  f"{cli.quantity(cfg.epochs, 'epoch')}", flush=True)
             metrics = run_training(cfg)
         else:
             print(f"[{preset}] already done in {cfg.output_dir}", flush=True)
@@ -154,7 +155,7 @@ def main(argv=None):
         writer.writeheader()
         writer.writerows(rows)
     lines = [
-        f"{args.model}, {rows[0]['train_examples']} training images, {args.epochs} epochs, seed {args.seed}; "
+        f"{args.model}, {cli.quantity(rows[0]['train_examples'], 'training image')}, {cli.quantity(args.epochs, 'epoch')}, seed {args.seed}; "
         "test set: 10,000 images",
         "",
         "| augmentation | test accuracy | test loss | train s |",

@@ -14,10 +14,10 @@ recipes.analysis.bias_variance:
 The same splits (and the same noisy labels) are used for every width.
 
 On a GPU (full sweep, Yang et al.-like):
-    python scripts/double_descent_cifar10.py --data-dir $RECIPES_DATA/cifar10 \\
+    python scripts/double_descent_cifar10.py --data-dir ../shared/data \\
         --widths 1 2 4 8 12 16 24 32 48 64 --epochs 100 --label-noise 0.15 --output-dir runs/dd_cifar
 On CPU, a smoke run (small k, a subset, one epoch):
-    python scripts/double_descent_cifar10.py --data-dir $RECIPES_DATA/cifar10 \\
+    python scripts/double_descent_cifar10.py --data-dir ../shared/data \\
         --widths 1 2 --train-limit 1024 --test-limit 1000 --epochs 1 --batch-size 64
 """
 import os
@@ -38,6 +38,13 @@ def add_label_noise(y, fraction, seed):
     idx = rng.choice(len(y), size=int(round(fraction * len(y))), replace=False)
     y[idx] = rng.integers(0, NUM_CLASSES, size=len(idx))
     return y
+
+
+def figure_title(trials, part, label_noise, epochs):
+    """The figure's title: "CIFAR-10, 2 disjoint sets of 512 images, no label noise, 1 epoch"."""
+    noise = f"{label_noise:.0%} of the training labels random" if label_noise > 0 else "no label noise"
+    return (f"CIFAR-10, {trials} disjoint sets of {cli.quantity(part, 'image')}, {noise}, "
+            f"{cli.quantity(epochs, 'epoch')}")
 
 
 def parse_args(argv=None):
@@ -130,7 +137,7 @@ def main(argv=None):
         def train(model, x, y):
             ds, spe = make_train_dataset(x, y, args.batch_size, NUM_CLASSES, augment=args.augment,
                                          seed=args.seed, epochs=args.epochs)
-            hist = model.fit(ds, epochs=args.epochs, steps_per_epoch=spe, verbose=0)
+            hist = model.fit(ds, epochs=args.epochs, steps_per_epoch=spe, verbose=0, shuffle=False)  # ds is shuffled
             train_acc.append(hist.history["categorical_accuracy"][-1])
 
         t0 = time.perf_counter()
@@ -167,19 +174,23 @@ def main(argv=None):
     k = [r["width"] for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     name = "MSE (one-hot)" if args.loss == "mse" else "cross-entropy"
-    for c, color in (("risk", "k"), ("bias2", "tab:blue"), ("variance", "tab:orange")):
-        axes[0].plot(k, [r[c] for r in rows], "-o", color=color, ms=3, label=c)
+    for c, label, color in (("risk", "risk", "k"), ("bias2", "bias²", "tab:blue"),
+                            ("variance", "variance", "tab:orange")):
+        axes[0].plot(k, [r[c] for r in rows], "-o", color=color, ms=3, label=label)
     axes[0].set_title(f"{name}: risk = bias² + variance")
+    axes[0].set_ylabel("test loss (mean per image)")
+    axes[1].set_ylabel("error rate")
     axes[1].plot(k, [1 - r["test_acc"] for r in rows], "-o", color="k", ms=3, label="test error")
     axes[1].plot(k, [1 - r["train_acc"] for r in rows], "-o", color="tab:green", ms=3,
-                 label="train error (noisy labels)")
+                 label="train error (noisy labels)" if args.label_noise > 0 else "train error")
     axes[1].set_title("0-1 error")
     for ax in axes:
         ax.set_xscale("log", base=2)
+        ax.set_xticks(k, [str(w) for w in k])  # the widths themselves, not powers of 2
+        ax.minorticks_off()
         ax.set_xlabel(f"{args.model} width k")
         ax.legend(fontsize=8)
-    fig.suptitle(f"CIFAR-10, {args.trials} disjoint sets of {part}, label noise "
-                 f"{args.label_noise:.0%}, {args.epochs} epochs", fontsize=10)
+    fig.suptitle(figure_title(args.trials, part, args.label_noise, args.epochs), fontsize=10)
     fig.tight_layout()
     png = os.path.join(args.output_dir, "double_descent_cifar10.png")
     fig.savefig(png, dpi=110)

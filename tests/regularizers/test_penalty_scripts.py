@@ -56,7 +56,33 @@ def test_weight_histogram_script(tmp_path):
               "--steps", "300", "--train-size", "128"])
     assert (out / "weight_histograms.png").stat().st_size > 10_000
     rows = {(r["penalty"], float(r["lambda"])): r for r in _rows(out / "weight_histograms.csv")}
-    assert float(rows[("L1", 0.0)]["frac_exact_zero"]) == 0.0
+    assert sorted(rows) == [("L1", 0.03), ("L1 (proximal)", 0.03), ("none", 0.0)]  # λ = 0 trained once
+    assert float(rows[("none", 0.0)]["frac_exact_zero"]) == 0.0
     assert float(rows[("L1", 0.03)]["frac_exact_zero"]) == 0.0  # subgradient: near zero, not zero
     assert float(rows[("L1 (proximal)", 0.03)]["frac_exact_zero"]) > 0.5  # soft-threshold: exact zeros
-    assert float(rows[("L1", 0.03)]["sum_abs"]) < 0.5 * float(rows[("L1", 0.0)]["sum_abs"])
+    assert float(rows[("L1", 0.03)]["sum_abs"]) < 0.5 * float(rows[("none", 0.0)]["sum_abs"])
+
+
+def test_weight_histogram_panels_share_their_axes_and_show_lambda_0_once():
+    import matplotlib
+    import numpy as np
+
+    matplotlib.use("Agg")
+    mod = load_script("penalty_weight_histograms")
+    rng = np.random.default_rng(0)
+    rows, lambdas = ["L2", "L1", "L1 (proximal)"], [0.0, 1e-3, 1e-2]
+    weights = {("none", 0.0): rng.normal(0, 0.2, 1280)}
+    weights.update({(r, l): rng.normal(0, 0.2 / (1 + 100 * l), 1280) * (rng.random(1280) > 50 * l)
+                    for r in rows for l in lambdas[1:]})
+    fig = mod.plot_histograms(weights, rows, lambdas, np.linspace(-0.6, 0.6, 61))
+    shown = [ax for ax in fig.axes if ax.axison]
+    titles = [ax.get_title() for ax in shown]
+    assert len(shown) == 1 + len(rows) * 2  # λ = 0 once, not once per row
+    assert sum("λ = 0\n" in t for t in titles) == 1
+    assert len({ax.get_ylim() for ax in shown}) == 1 and len({ax.get_xlim() for ax in shown}) == 1
+    assert {ax.get_yscale() for ax in shown} == {"log"}
+    # the counts differ by panel (the concentrated panels reach higher): a shared axis is what makes them compare
+    assert max(p.get_height() for p in shown[-1].patches) > 2 * max(p.get_height() for p in shown[0].patches)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
