@@ -26,16 +26,16 @@ that are off are skipped), each stage one layer of :mod:`augment.image_ops` /
 * ``mixing``: :class:`~augment.mixing.MixUp` / :class:`~augment.mixing.CutMix` with
   ``λ ~ Beta(1, 1)`` per image; labels become soft (one-hot (B, K) in, mixed (B, K) out).
 
-No TensorFlow here: the module runs under JAX without TensorFlow installed.
+No TensorFlow here: the module runs under JAX without TensorFlow installed. Keras and the layers of
+:mod:`augment.image_ops` are imported where they are used, so that the names of the presets (a command's
+``--help``) come without loading Keras.
 """
 from __future__ import annotations
 
 import dataclasses
 
-import keras
 import numpy as np
 
-from augment import image_ops
 from augment.checks import check_choice
 from augment.checks import check_int
 from augment.checks import check_positive_int
@@ -146,6 +146,8 @@ class ImageAugmenter:
     """
 
     def __init__(self, spec, num_classes=10):
+        from augment import image_ops
+
         self.spec = resolve_spec(spec)
         self.num_classes = check_int("num_classes", num_classes, 2)
         s = self.spec
@@ -216,6 +218,8 @@ def epoch_order(num_examples, batch_size, seed, epoch):
     batch_size = check_int("batch_size", batch_size, 1, n)
     seed = check_int("seed", seed, 0, 2 ** 31 - 1)
     epoch = check_int("epoch", epoch, 0, 2 ** 31 - 1)
+    from augment import image_ops
+
     keys = image_ops.hash31(image_ops.TAG_ORDER, (np.int32(seed), np.int32(epoch), np.arange(n, dtype=np.int32)), np)
     steps = n // batch_size
     order = np.argsort(keys, kind="stable")[: steps * batch_size]
@@ -233,5 +237,7 @@ def step_key(seed, step):
     if isinstance(step, (int, np.integer)) and not isinstance(step, bool):
         step = check_int("step", step, 0, 2 ** 31 - 1)
         return np.array([seed, step], dtype=np.int32)
+    import keras
+
     step = keras.ops.reshape(keras.ops.cast(step, "int32"), ())
     return keras.ops.stack([keras.ops.convert_to_tensor(seed, dtype="int32"), step])

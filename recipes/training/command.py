@@ -152,10 +152,13 @@ def _pre_parse(argv, recipe):
 
 def main(argv=None, recipe="standard"):
     """Run the command; returns the exit status (0, or 3 for a lost worker; bad flags exit 2)."""
-    from recipes.cli import setup
+    from recipes.cli import quiet_tensorflow_import, setup
 
-    setup(verbose=_pre_parse(argv, recipe).verbose == "2")  # log level first: before TensorFlow is imported
-    parser, cfg = parse_config(argv, recipe)
+    verbose = _pre_parse(argv, recipe).verbose == "2"
+    setup(verbose=verbose, tensorflow=False)  # log level first: before TensorFlow is imported
+    parser, cfg = parse_config(argv, recipe)  # --help and a malformed flag answer here, without TensorFlow
+    if not verbose:
+        quiet_tensorflow_import()  # before the checks, some of which import Keras
     from recipes.training.config import validate_config
 
     try:

@@ -22,7 +22,6 @@ import math
 import pathlib
 
 from augment.checks import check_choice, check_int, check_number
-from augment.presets import PRESETS
 
 RECIPES = ("standard", "fast")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -174,6 +173,8 @@ def validate_config(cfg: TrainConfig):
     check_choice("--weight-decay-mode", cfg.weight_decay_mode, WEIGHT_DECAY_MODES)
     check_number("--label-smoothing", cfg.label_smoothing, 0, 1, high_open=True)
     _optional(lambda f, v: check_number(f, v, 0, low_open=True), "--clipnorm", cfg.clipnorm)
+    from augment.presets import PRESETS  # imports Keras: here, not at module level (--help answers without it)
+
     check_choice("--augment", cfg.augment, tuple(PRESETS))
     _optional(check_choice, "--flip", cfg.flip, FLIPS)
     _optional(check_int, "--translate", cfg.translate, 0, 8)

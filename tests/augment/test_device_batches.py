@@ -242,7 +242,8 @@ _JAX_SCRIPT = textwrap.dedent('''
     out = np.asarray(f(inputs0))
     assert np.array_equal(out, np.asarray(f(inputs0)))
     assert np.array_equal(out, keras.ops.convert_to_numpy(layer(inputs0, training=True)))
-    bits = presets.image_ops.alternating_flip_bits(4, inputs0["ids"], 1, np)
+    from augment import image_ops
+    bits = image_ops.alternating_flip_bits(4, inputs0["ids"], 1, np)
     assert 0 < bits.sum() < 16
     padded = np.pad(inputs0["images"].astype("float32"), ((0, 0), (2, 2), (2, 2), (0, 0)), mode="reflect")
     for i in range(16):
