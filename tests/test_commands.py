@@ -147,3 +147,35 @@ def test_the_text_checks_find_what_they_look_for(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "REPO", tmp_path)
     assert find_in_text(re.escape(PYTHONPATH_DOT), ["README.md"]) == [f"README.md:1: run {PYTHONPATH_DOT} python x.py"]
     assert find_in_text(ISSUE, ["README.md"]) == ["README.md:2: as asked in issue 7"]
+
+
+def test_help_and_a_malformed_flag_answer_without_loading_tensorflow():
+    """The training command's --help and argparse's own errors come before TensorFlow is imported (0.4 s, not
+    the 10-15 s of importing it)."""
+    code = ("import sys\nfrom recipes.training.command import main\n"
+            "for argv in (['--help'], ['--epochs', 'x']):\n"
+            "    try:\n        main(argv)\n    except SystemExit as e:\n        print('exit', e.code)\n"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.stdout.splitlines()[-3:] == ["exit 0", "exit 2", "False False"], proc.stdout[-2000:] + proc.stderr
+    assert "--epochs" in proc.stderr
+
+
+def test_ctrl_c_while_tensorflow_loads_is_one_line_and_status_130(tmp_path):
+    """Ctrl-C in the first seconds (TensorFlow still importing, nothing written yet): one 'stopped:' line, exit
+    status 130, no traceback. (Ctrl-C during training: tests/training/test_run_folder.py.)"""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = _run_entry_point("keras-recipes-train", "--data-dir", str(tmp_path / "data"), "--epochs", "1",
+                            "--output-dir", str(out))
+    time.sleep(1.5)  # the interpreter is up; importing TensorFlow takes several seconds
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-2000:]
+    assert [line for line in stderr.splitlines() if line.strip()] == [
+        "stopped: interrupted before training started; nothing was written"], stderr[-2000:]
+    assert not out.exists()

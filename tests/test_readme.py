@@ -2,7 +2,7 @@
 
 Python blocks: each ```python block is self-contained and trains, where it trains, on small data (a few hundred
 real CIFAR-10 images or a tiny synthetic set: the sizes are the blocks' own, documented in their comments). All
-of them run in one subprocess (one TensorFlow import), each in a fresh namespace, with the working directory a
+of them run in two subprocesses (one TensorFlow import each), each block in a fresh namespace, with the working directory a
 scratch folder; each is its own test item, so a failing example names its line of README.md.
 
 Shell commands (```bash blocks, indented code blocks, and inline code that starts a command): every one must be
@@ -12,7 +12,18 @@ README.md without a rule fails ``test_every_readme_command_is_classified``. The 
 documented layout (``<scratch>/repo/scripts/*.py`` and ``<scratch>/shared/data``), in a fresh environment
 without ``RECIPES_DATA``, with the checkout's code first on the path and the installed command names
 (``keras-recipes-*``) bound to this checkout's entry points; a command of this project prints none of TensorFlow's
-native noise (``recipes.cli.NATIVE_NOISE``) on stderr.
+native noise (``recipes.cli.NATIVE_NOISE``) on stderr. Every flag a command names must be listed by its program's
+``--help`` (a renamed flag fails here even where the command is too long to run), and every ```bash block and
+every command must parse (``bash -n``). The Python blocks run in the same mirror, from ``<scratch>/repo`` (the
+repository root of the README's layout), without ``RECIPES_DATA``: a block that reads data names its folder.
+
+Skipping a block: the line ``<!-- readme-test: skip (REASON) -->`` (an HTML comment: invisible on the rendered
+page), as the last non-blank line before a fenced or indented block, keeps that block from being run — for a
+block that needs what CI does not have (a GPU, a cluster). A skipped Python block must still compile and a
+skipped shell block must still parse; its test item is reported as skipped with REASON.
+
+The Python blocks (two subprocesses, every other block each) and the commands (one at a time) run concurrently: the whole file takes about
+a minute on 2 cores.
 """
 from __future__ import annotations
 
@@ -38,12 +49,28 @@ README = REPO / "README.md"
 #: Seconds one example or command may take before the test gives up on it (the whole file takes about a minute
 #: on 2 idle cores).
 TIMEOUT = 300
+#: Python processes the blocks are shared out to (each imports TensorFlow once; Keras' tracing is single-threaded).
+PYTHON_PROCESSES = 2
 
 
 @dataclasses.dataclass(frozen=True)
 class Snippet:
     line: int  # 1-based line of README.md where the code starts
     text: str
+    skip: str | None = None  # REASON of a ``<!-- readme-test: skip (REASON) -->`` line before the block
+
+
+#: The marker that keeps the next block from being run (see the module docstring).
+SKIP_MARKER = re.compile(r"^\s*<!--\s*readme-test:\s*skip\s*\((?P<reason>[^)]*)\)\s*-->\s*$")
+
+
+def skip_reason(lines, start):
+    """REASON when the last non-blank line before ``lines[start]`` is the skip marker, else ``None``."""
+    i = start - 1
+    while i >= 0 and not lines[i].strip():
+        i -= 1
+    match = SKIP_MARKER.match(lines[i]) if i >= 0 else None
+    return match.group("reason").strip() or "no reason given" if match else None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -59,7 +86,7 @@ def fenced_blocks(text, languages):
             while i < len(lines) and not lines[i].startswith("```"):
                 i += 1
             if match.group(1) in languages:
-                blocks.append(Snippet(start + 2, "\n".join(lines[start + 1:i]) + "\n"))
+                blocks.append(Snippet(start + 2, "\n".join(lines[start + 1:i]) + "\n", skip_reason(lines, start)))
         i += 1
     return blocks
 
@@ -99,12 +126,13 @@ def _logical_lines(snippet):
     return out
 
 
-def shell_commands(text):
+def shell_commands(text, skipped=False):
     """(line, command) for every shell command of README.md: ```bash blocks, indented code blocks, and inline
-    code spans that start a command."""
+    code spans that start a command. ``skipped``: instead, the commands of the blocks marked to be skipped."""
     found = []
     for block in fenced_blocks(text, ("bash", "sh", "shell")):
-        found += _logical_lines(block)
+        if (block.skip is not None) == skipped:
+            found += _logical_lines(block)
     lines = _without_fences(text)
     i = 0
     while i < len(lines):  # indented code: 4 spaces after a blank line (a list's continuation uses 2)
@@ -112,11 +140,12 @@ def shell_commands(text):
             start = i
             while i < len(lines) and (lines[i].startswith("    ") or lines[i - 1].rstrip().endswith("\\")):
                 i += 1
-            block = Snippet(start + 1, textwrap.dedent("\n".join(lines[start:i])))
-            found += [(n, c) for n, c in _logical_lines(block) if COMMAND_START.match(c)]
+            if (skip_reason(lines, start) is not None) == skipped:
+                block = Snippet(start + 1, textwrap.dedent("\n".join(lines[start:i])))
+                found += [(n, c) for n, c in _logical_lines(block) if COMMAND_START.match(c)]
         i += 1
     for number, line in enumerate(lines, 1):
-        if line.startswith("    "):
+        if line.startswith("    ") or skipped:
             continue
         for span in re.findall(r"`([^`]+)`", line):
             if COMMAND_START.match(span.strip()) and (" " in span.strip() or span.startswith("keras-recipes-")):
@@ -141,7 +170,8 @@ COMMANDS_RULES = [
     (r"^python -m tests\.test_bad_input_sweep$", "skip", "runs tests/test_bad_input_sweep.py, part of the suite"),
     (r"^export TF_CONFIG=", "skip", "sets the cluster of a multi-worker run (the next command)"),
     (r"^python -m recipes$", RUN, ""),
-    (r"^KERAS_BACKEND=jax python -c ", RUN, ""),
+    (r"^KERAS_BACKEND=jax python -c \"import keras; print\(keras\.backend\.backend\(\)\)\"$", "skip",
+     "tests/test_jax_backend.py runs the toolkit's tests under KERAS_BACKEND=jax (8 s of imports saved here)"),
     (r"^python scripts/ridge_collinear\.py", RUN, ""),
     (r"^python scripts/early_stopping_l2\.py$", RUN, ""),
     (r"^python scripts/double_descent_cpu\.py", "help", "about 25 s of random-features fits (20 training sets, "
@@ -211,29 +241,6 @@ def _clean_environment(subprocess_env):
     return env
 
 
-@pytest.fixture(scope="module")
-def python_results(tmp_path_factory, subprocess_env):
-    """{line: result} of every Python block, run in one subprocess (see the module docstring)."""
-    work = tmp_path_factory.mktemp("readme_python")
-    (work / "blocks.json").write_text(json.dumps([dataclasses.asdict(b) for b in python_blocks()]))
-    (work / "runner.py").write_text(RUNNER)
-    env = dict(subprocess_env)  # RECIPES_DATA (the session's data root) stays: blocks resolve data the documented way
-    proc = subprocess.run([sys.executable, str(work / "runner.py"), str(work / "blocks.json")], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=TIMEOUT * 3)
-    marker = [line for line in proc.stdout.splitlines() if line.startswith("=== RESULTS ")]
-    assert proc.returncode == 0 and marker, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = {r["line"]: r for r in json.loads(marker[0][len("=== RESULTS "):])}
-    for r in results.values():
-        r["output"] = proc.stdout
-    return results
-
-
-@pytest.mark.parametrize("block", python_blocks(), ids=lambda b: f"README.md:{b.line}")
-def test_python_block_runs(block, python_results):
-    result = python_results[block.line]
-    assert result["error"] is None, f"README.md:{block.line} failed:\n{result['error']}"
-
-
 def _mirror(root, data_root):
     """The documented layout in a scratch folder: root/repo/scripts/*.py, root/repo/tests -> the checkout's,
     root/shared/data -> the session's data root; root/bin holds ``python`` and the ``keras-recipes-*`` commands
@@ -257,30 +264,69 @@ def _mirror(root, data_root):
     return repo, bin_dir
 
 
-@pytest.fixture(scope="module")
-def command_results(tmp_path_factory, subprocess_env):
-    """{command or help argv (as a string): CompletedProcess} for every command to run and every program whose
-    --help is run; three at a time."""
-    from recipes.data.locations import data_root_from_environment
-
-    work, bin_dir = _mirror(tmp_path_factory.mktemp("readme_shell"), data_root_from_environment())
-    env = _clean_environment(subprocess_env)
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+def _command_jobs():
+    """{key: argv}: every command to run as written and every program whose ``--help`` is read."""
     jobs = {}
-    for _, command in shell_commands(README.read_text(encoding="utf-8")):
+    for _, command in _readme_commands():
         action, _ = classify(command)
         if action == RUN:
             jobs[command] = ["bash", "-c", command]
         elif action == "help":
             argv = program_of(command)
             jobs[" ".join(argv)] = argv
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def readme_runs(tmp_path_factory, subprocess_env):
+    """(python results {line: result}, command results {key: CompletedProcess}): the Python blocks in one
+    subprocess while the commands run two at a time, all in the mirror of the documented layout."""
+    from recipes.data.locations import data_root_from_environment
+
+    data_root = data_root_from_environment()
+    work, bin_dir = _mirror(tmp_path_factory.mktemp("readme"), data_root)
+    env = _clean_environment(subprocess_env)
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    scratch = tmp_path_factory.mktemp("readme_python")
+    blocks = [dataclasses.asdict(b) for b in python_blocks()
+              if b.skip is None and not (data_root is None and "../shared/data" in b.text)]
+    (scratch / "runner.py").write_text(RUNNER)
+    runners = []
+    for k in range(PYTHON_PROCESSES):  # every other block: the first (CIFAR-10 ResNet) block is the longest
+        (scratch / f"blocks{k}.json").write_text(json.dumps(blocks[k::PYTHON_PROCESSES]))
+        runners.append(subprocess.Popen([sys.executable, str(scratch / "runner.py"), str(scratch / f"blocks{k}.json")],
+                                        cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
 
     def run(argv):
         return subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {key: pool.submit(run, argv) for key, argv in jobs.items()}
-        return {key: future.result() for key, future in futures.items()}
+    results = {}
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            futures = {key: pool.submit(run, argv) for key, argv in _command_jobs().items()}
+            commands = {key: future.result() for key, future in futures.items()}
+        for runner in runners:
+            stdout, stderr = runner.communicate(timeout=TIMEOUT * 3)
+            marker = [line for line in stdout.splitlines() if line.startswith("=== RESULTS ")]
+            assert runner.returncode == 0 and marker, stdout[-3000:] + stderr[-3000:]
+            results.update({r["line"]: r for r in json.loads(marker[0][len("=== RESULTS "):])})
+    finally:
+        for runner in runners:
+            if runner.poll() is None:
+                runner.kill()
+    return results, commands, data_root
+
+
+@pytest.mark.parametrize("block", python_blocks(), ids=lambda b: f"README.md:{b.line}")
+def test_python_block_runs(block, readme_runs):
+    compile(block.text, f"README.md:{block.line}", "exec")  # a skipped block must still be valid Python
+    if block.skip is not None:
+        pytest.skip(f"README.md:{block.line} is marked readme-test: skip ({block.skip})")
+    results, _, data_root = readme_runs
+    if data_root is None and "../shared/data" in block.text:
+        pytest.skip("the block reads ../shared/data: RECIPES_DATA is unset and ../shared/data does not exist")
+    result = results[block.line]
+    assert result["error"] is None, f"README.md:{block.line} failed:\n{result['error']}"
 
 
 def _readme_commands():
@@ -306,16 +352,48 @@ def test_readme_commands_work_in_a_fresh_shell_with_the_installed_names():
 
 @pytest.mark.parametrize("line, command", [(n, c) for n, c in _readme_commands() if classify(c)[0] in (RUN, "help")],
                          ids=lambda v: str(v) if isinstance(v, int) else v[:60])
-def test_readme_command_runs(line, command, command_results):
+def test_readme_command_runs(line, command, readme_runs):
+    command_results = readme_runs[1]
     action, reason = classify(command)
     if action == RUN:
         proc = command_results[command]
         assert proc.returncode == 0, f"README.md:{line}: {command}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
-        if not command.startswith("KERAS_BACKEND=jax python -c"):  # a command of this project: quiet
-            assert [n for n in NATIVE_NOISE if n in proc.stderr] == [], proc.stderr[-3000:]
-    else:  # too long to run here (the reason is in COMMANDS_RULES): its program answers --help
+        assert [n for n in NATIVE_NOISE if n in proc.stderr] == [], proc.stderr[-3000:]  # quiet
+    else:  # too long to run here (the reason is in COMMANDS_RULES): its program answers --help, listing every flag
         proc = command_results[" ".join(program_of(command))]
         assert proc.returncode == 0 and proc.stdout.startswith("usage:"), (line, command, reason, proc.stderr[-3000:])
+        unknown = [f for f in flags_of(command) if not re.search(rf"(?<![\w-]){re.escape(f)}(?![\w-])", proc.stdout)]
+        assert unknown == [], f"README.md:{line}: {command}: not in {' '.join(program_of(command))}: {unknown}"
+
+
+def flags_of(command):
+    """The long flags (``--name``) ``command`` gives its program."""
+    return sorted({word.split("=")[0] for word in shlex.split(command) if re.match(r"^--[a-z][a-z0-9-]*", word)})
+
+
+def test_every_shell_block_and_command_parses():
+    """``bash -n`` on every ```bash block (skipped ones too) and on every command found elsewhere."""
+    text = README.read_text(encoding="utf-8")
+    scripts = [(b.line, b.text) for b in fenced_blocks(text, ("bash", "sh", "shell"))]
+    scripts += [(n, c) for n, c in shell_commands(text) + shell_commands(text, skipped=True)]
+    bad = []
+    for line, script in scripts:
+        proc = subprocess.run(["bash", "-n"], input=script, capture_output=True, text=True, timeout=30)
+        if proc.returncode != 0:
+            bad.append(f"README.md:{line}: {proc.stderr.strip()}")
+    assert bad == [], "\n".join(bad)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    """``.ci/run`` ends with the README's test command (the part after its install step)."""
+    text = README.read_text(encoding="utf-8")
+    tests = [c for _, c in shell_commands(text) if "pytest" in c]
+    assert tests == ["python -m pytest -q"], tests
+    ci = [line.strip() for line in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    ci = [line for line in ci if line and not line.startswith("#")]
+    assert ci[-1] == tests[0]
+    assert 'pip install -e ".[test]" && python -m pytest -q' in text
+    assert any(re.search(r"pip install (-q )?-e \"\.\[test\]\"", line) for line in ci)
 
 
 def test_extraction_finds_each_kind_of_command():
@@ -341,6 +419,29 @@ def test_extraction_finds_each_kind_of_command():
                                                                        "--output-dir runs/x"),
         (4, "pip install -e ."), (8, "KERAS_BACKEND=jax python scripts/b.py --data-dir ../shared/data --seeds 5")]
     assert [b.line for b in fenced_blocks(text, ("python",))] == [14]
+    assert flags_of("KERAS_BACKEND=jax keras-recipes-train-fast --seeds 5 --data-dir=x -v") == ["--data-dir", "--seeds"]
+
+
+def test_skip_marker_keeps_a_block_from_running():
+    text = textwrap.dedent("""\
+        <!-- readme-test: skip (needs a GPU) -->
+        ```python
+        import gpu_only
+        ```
+        <!-- readme-test: skip (needs a cluster) -->
+
+            keras-recipes-train --strategy multiworker
+
+        ```bash
+        keras-recipes-train --epochs 1
+        ```
+        ```python
+        print(1)
+        ```
+        """)
+    assert [(b.line, b.skip) for b in fenced_blocks(text, ("python",))] == [(3, "needs a GPU"), (13, None)]
+    assert shell_commands(text) == [(10, "keras-recipes-train --epochs 1")]
+    assert shell_commands(text, skipped=True) == [(7, "keras-recipes-train --strategy multiworker")]
     assert classify("python scripts/unknown.py") == (None, "")
     assert program_of("KERAS_BACKEND=jax keras-recipes-train-fast --seeds 5") == ["keras-recipes-train-fast", "--help"]
     assert program_of("python -m recipes") == ["python", "-m", "recipes", "--help"]

@@ -151,23 +151,28 @@ def _pre_parse(argv, recipe):
 
 
 def main(argv=None, recipe="standard"):
-    """Run the command; returns the exit status (0, or 3 for a lost worker; bad flags exit 2)."""
+    """Run the command; returns the exit status (0; 1 a failed run; 3 a lost worker; 4 a diverged run; 130 Ctrl-C;
+    bad flags exit 2)."""
     from recipes.cli import quiet_tensorflow_import, setup
 
     verbose = _pre_parse(argv, recipe).verbose == "2"
     setup(verbose=verbose, tensorflow=False)  # log level first: before TensorFlow is imported
     parser, cfg = parse_config(argv, recipe)  # --help and a malformed flag answer here, without TensorFlow
-    if not verbose:
-        quiet_tensorflow_import()  # before the checks, some of which import Keras
-    from recipes.training.config import validate_config
+    try:  # Ctrl-C while TensorFlow loads (seconds): one line, not a traceback
+        if not verbose:
+            quiet_tensorflow_import()  # before the checks, some of which import Keras
+        from recipes.training.config import validate_config
 
-    try:
-        validate_config(cfg)
-    except (ValueError, TypeError) as err:
-        parser.error(str(err))
-    from recipes.training.engine import (
-        RunFailed, TrainingDiverged, TrainingInterrupted, UsageError, WorkerFailure, print_summary, run_training,
-    )
+        try:
+            validate_config(cfg)
+        except (ValueError, TypeError) as err:
+            parser.error(str(err))
+        from recipes.training.engine import (
+            RunFailed, TrainingDiverged, TrainingInterrupted, UsageError, WorkerFailure, print_summary, run_training,
+        )
+    except KeyboardInterrupt:
+        print("\nstopped: interrupted before training started; nothing was written", file=sys.stderr, flush=True)
+        return 130
 
     try:
         summary = run_training(cfg)

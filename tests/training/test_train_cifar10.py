@@ -66,6 +66,10 @@ def test_trains_saves_reloads_and_evaluates(straight_run, tiny_data):
     model = recipes.load_model(out / "model.keras")
     predicted = np.argmax(model.predict(x_test.astype("float32"), verbose=0), axis=1)
     assert np.mean(predicted == y_test) == pytest.approx(accuracy, abs=1e-4)
+    # ... and evaluates with the integer labels load_cifar10 returns (compiled with the sparse smoothing loss)
+    assert y_test.ndim == 1
+    loss, evaluated = model.evaluate(x_test.astype("float32"), y_test, verbose=0)
+    assert evaluated == pytest.approx(accuracy, abs=1e-4) and np.isfinite(loss)
     assert json.loads((out / "metrics.json").read_text())["test_examples"] == len(y_test)
 
 
