@@ -89,7 +89,7 @@ def make_parser(doc, datasets=(), output_dir=None, seed=True):
 
 
 #: What TensorFlow's C++ side writes to file descriptor 2 on import and on CUDA's initialization even with
-#: ``TF_CPP_MIN_LOG_LEVEL=2``, the first line at every import (abseil writes it before its log level is read).
+#: ``TF_CPP_MIN_LOG_LEVEL=3``, the first line at every import (abseil writes it before its log level is read).
 NATIVE_NOISE = (
     "All log messages before absl::InitializeLog() is called are written to STDERR",
     "Could not find cuda drivers on your machine",
@@ -100,8 +100,9 @@ NATIVE_NOISE = (
 def setup(verbose=False, tensorflow=True):
     """Prepare the process before TensorFlow, Keras or matplotlib is imported.
 
-    Quiet (default): ``TF_CPP_MIN_LOG_LEVEL=2`` (TensorFlow's C++ info and warnings hidden) unless the
-    environment sets it, and the ``tensorflow`` and ``absl`` Python loggers at ERROR. The level does not reach
+    Quiet (default): ``TF_CPP_MIN_LOG_LEVEL=3`` (TensorFlow's C++ log lines hidden, errors included: level 2 lets
+    through lines such as tf.data's "E... NodeDef mentions attribute use_unbounded_threadpool", printed at every
+    ``fit`` of the training command and harmless; a real failure raises in Python) unless the environment sets it, and the ``tensorflow`` and ``absl`` Python loggers at ERROR. The level does not reach
     the lines of ``NATIVE_NOISE`` (abseil prints its "before absl::InitializeLog()" warning, and the CUDA stub its
     "Could not find cuda drivers" line, before any level is read; cuInit's error comes on the first look at the
     devices), so with ``tensorflow`` (default) TensorFlow is imported here once and its physical devices listed
@@ -115,7 +116,7 @@ def setup(verbose=False, tensorflow=True):
     if verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     else:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for name in ("tensorflow", "absl"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.ERROR)
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")

@@ -56,7 +56,7 @@ def clean_environment(monkeypatch):
 
 def test_setup_is_quiet_by_default_and_verbose_on_request(clean_environment):
     cli.setup()
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"  # no C++ log line, not even an error-level one
     assert os.environ["MPLBACKEND"] == "Agg" and os.environ["NO_ALBUMENTATIONS_UPDATE"] == "1"
     assert logging.getLogger("tensorflow").level == logging.ERROR == logging.getLogger("absl").level
     clean_environment.setenv("TF_CPP_MIN_LOG_LEVEL", "1")  # the user's own setting is kept when quiet

@@ -49,6 +49,8 @@ README = REPO / "README.md"
 #: Seconds one example or command may take before the test gives up on it (the whole file takes about a minute
 #: on 2 idle cores).
 TIMEOUT = 300
+#: A line of TensorFlow's C++ log (abseil/glog format: "E0000 00:00:1796138582.939663    2796 file.cc:682] ...").
+GLOG_LINE = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]", re.MULTILINE)
 #: Python processes the blocks are shared out to (each imports TensorFlow once; Keras' tracing is single-threaded).
 PYTHON_PROCESSES = 2
 
@@ -235,8 +237,9 @@ print("=== RESULTS " + json.dumps(results), flush=True)
 
 
 def _clean_environment(subprocess_env):
-    """A fresh shell's environment: no RECIPES_DATA, the checkout's code first on the path."""
-    env = {k: v for k, v in subprocess_env.items() if k != "RECIPES_DATA"}
+    """A fresh shell's environment: no RECIPES_DATA or TF_CPP_MIN_LOG_LEVEL, the checkout's code first on the
+    path."""
+    env = {k: v for k, v in subprocess_env.items() if k not in ("RECIPES_DATA", "TF_CPP_MIN_LOG_LEVEL")}
     env.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
     return env
 
@@ -359,6 +362,7 @@ def test_readme_command_runs(line, command, readme_runs):
         proc = command_results[command]
         assert proc.returncode == 0, f"README.md:{line}: {command}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
         assert [n for n in NATIVE_NOISE if n in proc.stderr] == [], proc.stderr[-3000:]  # quiet
+        assert not GLOG_LINE.search(proc.stderr), proc.stderr[-3000:]  # no C++ log line of any level
     else:  # too long to run here (the reason is in COMMANDS_RULES): its program answers --help, listing every flag
         proc = command_results[" ".join(program_of(command))]
         assert proc.returncode == 0 and proc.stdout.startswith("usage:"), (line, command, reason, proc.stderr[-3000:])

@@ -1,6 +1,7 @@
 """End-to-end tests of scripts/train_cifar10.py on a tiny image folder the tests write."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,10 +44,27 @@ RUN = ["--batch-size", "8", "--epochs", str(EPOCHS), "--dropout", "0.3", "--labe
 
 @pytest.fixture(scope="module")
 def straight_run(repo_root, subprocess_env, tiny_data, tmp_path_factory):
-    """One uninterrupted run of the command: the reference for the end-to-end and resume tests."""
+    """One uninterrupted run of the command: the reference for the end-to-end and resume tests. Run as a user
+    would: default --verbose (not a terminal here: one line per epoch) and no TF_CPP_MIN_LOG_LEVEL."""
     out = tmp_path_factory.mktemp("straight") / "run"
-    proc = _run(repo_root, subprocess_env, tiny_data, out, *RUN)
+    env = {k: v for k, v in subprocess_env.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = _run(repo_root, env, tiny_data, out, *RUN, "--verbose", "auto")
     return out, proc
+
+
+def test_output_is_quiet_and_one_line_per_epoch_when_not_a_terminal(straight_run):
+    """No C++ log line of any level, no cuInit error; redirected output gets one plain line per epoch (no progress
+    bar's ANSI codes or backspaces) with the learning rate and images per second."""
+    from recipes.cli import NATIVE_NOISE
+
+    _, proc = straight_run
+    assert [n for n in NATIVE_NOISE if n in proc.stderr] == [], proc.stderr[-3000:]
+    assert not re.search(r"^[IWEF]\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\]", proc.stderr, re.MULTILINE), proc.stderr[-3000:]
+    assert "\x1b" not in proc.stdout + proc.stderr and "\b" not in proc.stdout + proc.stderr
+    epochs = [line for line in proc.stdout.splitlines() if line.startswith("Epoch ")]
+    assert len(epochs) == EPOCHS, proc.stdout[-3000:]
+    for k, line in enumerate(epochs, 1):
+        assert re.match(rf"^Epoch {k}/{EPOCHS}: loss [\d.]+, .*lr [\d.e-]+, \d+ img/s, train [\d.]+ s$", line), line
 
 
 def test_trains_saves_reloads_and_evaluates(straight_run, tiny_data):
