@@ -80,3 +80,33 @@ def subprocess_env():
     env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return env
+
+
+JAX_TEST_ID = "tests/test_jax_backend.py::test_layer_optimizer_callback_tests_pass_under_jax"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Start the JAX-backend subprocess of ``tests/test_jax_backend.py`` as soon as it is known to be selected:
+    it runs beside the TensorFlow tests (the longest single test, ~5 minutes of mostly single-threaded tracing),
+    and its test only waits for it."""
+    if os.environ.get("RECIPES_JAX_SUBPROCESS") == "1" or getattr(config, "_recipes_jax_run", None) is not None:
+        return
+    if not any(item.nodeid.endswith("test_jax_backend.py::test_layer_optimizer_callback_tests_pass_under_jax")
+               for item in items):
+        return
+    import subprocess
+    import tempfile
+
+    from tests.test_jax_backend import jax_command
+
+    _, cmd, env = jax_command()
+    log = tempfile.TemporaryFile(mode="w+")
+    proc = subprocess.Popen(cmd, cwd=str(REPO_ROOT), env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    config._recipes_jax_run = (proc, log)
+
+
+def pytest_unconfigure(config):
+    started = getattr(config, "_recipes_jax_run", None)
+    if started is not None and started[0].poll() is None:
+        started[0].kill()
+        started[0].wait()

@@ -49,16 +49,39 @@ def test_subprocess_backend_is_jax():
     assert keras.backend.backend() == "jax"
 
 
-def test_layer_optimizer_callback_tests_pass_under_jax(subprocess_env):
-    if os.environ.get("RECIPES_JAX_SUBPROCESS") == "1":
-        pytest.skip("already inside the JAX subprocess")
+def jax_command():
+    """(command, environment) of the JAX subprocess: the files above, the deselection, the real-data tests off."""
     files = [f for f in JAX_TEST_FILES if os.path.exists(os.path.join(REPO_ROOT, f))]
-    assert len(files) >= 10, files
-    env = dict(subprocess_env, KERAS_BACKEND="jax", RECIPES_JAX_SUBPROCESS="1", JAX_PLATFORMS="cpu")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.update(KERAS_BACKEND="jax", RECIPES_JAX_SUBPROCESS="1", JAX_PLATFORMS="cpu")
     env.pop("RECIPES_DATA", None)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "-rfE",
            "-k", DESELECT, "tests/test_jax_backend.py::test_subprocess_backend_is_jax", *files]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
-    tail = (proc.stdout + proc.stderr)[-6000:]
+    return files, cmd, env
+
+
+def test_layer_optimizer_callback_tests_pass_under_jax(request):
+    """The subprocess is started when the session's tests are collected (``tests/conftest.py``), so that it runs
+    beside the TensorFlow tests instead of after them; here its result is awaited."""
+    if os.environ.get("RECIPES_JAX_SUBPROCESS") == "1":
+        pytest.skip("already inside the JAX subprocess")
+    files, cmd, env = jax_command()
+    assert len(files) >= 10, files
+    started = getattr(request.config, "_recipes_jax_run", None)
+    if started is None:  # not started early (e.g. the conftest hook was bypassed): run it now
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=1800)
+        out = proc.stdout + proc.stderr
+    else:
+        proc, log = started
+        try:
+            proc.wait(timeout=1800)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        log.seek(0)
+        out = log.read()
+    tail = out[-6000:]
     assert proc.returncode == 0, f"tests failed under KERAS_BACKEND=jax:\n{tail}"
-    assert " passed" in proc.stdout, tail
+    assert " passed" in out, tail
