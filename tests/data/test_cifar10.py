@@ -81,6 +81,8 @@ def test_offline_tfds_fails_fast_naming_data_dir(tmp_path, monkeypatch, caplog):
 
     monkeypatch.setattr(cifar10, "_network_reachable", lambda *a, **k: False)
     caplog.set_level(logging.WARNING)
+    for name in ("absl", "tensorflow"):  # a command run in-process earlier (cli.setup) may have set them to ERROR
+        caplog.set_level(logging.WARNING, logger=name)
     start = time.time()
     with pytest.raises(cifar10.DataUnavailableError, match="--data-dir"):
         cifar10.load_cifar10(tfds_data_dir=str(tmp_path))
