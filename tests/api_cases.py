@@ -146,6 +146,9 @@ CASES: dict[str, Case] = {
     "WarmupLinearDecay": Case(dict(initial_learning_rate=0.1, final_learning_rate=0.001, total_steps=20,
                                    warmup_steps=5)),
     "WeightAveraging": Case(dict(mode="ema", decay=0.9, every=2, warmup_power=1.0, total_steps=10)),
+    # issue 16 (airbench94, faithful)
+    "GroupedSGD": Case(dict(learning_rate=0.05, momentum=0.85, nesterov=True, coupled_weight_decay=1e-3,
+                            groups=[dict(pattern="bias", lr_scale=4.0, train_steps=1)])),
 }
 
 
@@ -219,6 +222,8 @@ FUNCTIONS: dict[str, Any] = {
     "augment.presets.ImageAugmenter": dict(spec="standard", num_classes=10),
     "augment.presets.epoch_order": dict(num_examples=10, batch_size=4, seed=0, epoch=1),
     "augment.presets.step_key": dict(seed=0, step=3),
+    "recipes.optimization.param_groups.param_group": dict(pattern="beta", lr_scale=64.0, weight_decay=0.0,
+                                                          train_steps=3),
     "augment.device_batches.TrainBatches": lambda: dict(x=_images(8), y=_labels(8), batch_size=4, seed=0,
                                                         start_epoch=1, num_classes=3),
 }
