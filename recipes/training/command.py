@@ -66,21 +66,32 @@ def build_parser(recipe="standard"):
                                                                "frozen patch whitening")
     a("--whiten-images", type=int, help="airbench: images for the whitening statistics")
     a("--whiten-eps", type=float, help="airbench: ε of the whitening kernel v_k/√(λ_k + ε)")
+    a("--whiten-bias-epochs", type=int, help="airbench: train a bias of the whitening layer in the first N epochs "
+                                             "(0: no bias; needs --optimizer grouped_sgd)")
+    a("--init", help="airbench: dirac (PyTorch's U(±1/√fan_in), first min(C_in, C_out) conv filters the identity) "
+                     "or glorot (Keras' default)")
+    a("--bn-momentum", type=float, help="airbench: ρ of the BatchNorm running averages μ̂ ← ρ μ̂ + (1 − ρ) μ_batch")
+    a("--bn-eps", dest="bn_epsilon", type=float, help="airbench: BatchNorm's ε in (x − μ)/√(σ² + ε)")
     a("--norm", help=f"ResNets: one of {', '.join(NORMS)}")
     a("--dropout", type=float, help="ResNets: dropout rate before the classifier")
     g = p.add_argument_group("optimization")
     a("--epochs", type=float, help="passes over the training set (a fraction cuts the last one short)")
     a("--batch-size", type=int, help="the global batch B")
-    a("--optimizer", help=f"one of {', '.join(OPTIMIZERS)}")
+    a("--optimizer", help=f"one of {', '.join(OPTIMIZERS)} (grouped_sgd: PyTorch's SGD with parameter groups, "
+                          "recipes.optimization.param_groups)")
     a("--lr", type=float, help="initial (peak) learning rate ε₀")
     a("--momentum", type=float)
     a("--no-nesterov", dest="nesterov", action="store_false", help="plain momentum instead of Nesterov")
     a("--schedule", help=f"one of {', '.join(SCHEDULES)} (linear: the lecture's ε_k)")
-    a("--warmup-epochs", type=float, help="linear warm-up before the linear decay")
+    a("--warmup-epochs", type=float, help="linear warm-up from 0.2 ε₀ before the linear decay")
+    a("--warmup-fraction", type=float, help="the same warm-up over int(fraction · τ) of the τ steps instead")
     a("--final-lr-fraction", type=float, help="ε_τ / ε₀")
     a("--weight-decay", type=float, help="λ (0 disables)")
     a("--weight-decay-mode", help=f"one of {', '.join(WEIGHT_DECAY_MODES)}: l2 adds λ‖w‖² to the loss; "
-                                  "decoupled shrinks w ← w − ε_k λ w in the optimizer")
+                                  "decoupled shrinks w ← w − ε_k λ w in the optimizer; coupled adds λw to the "
+                                  "gradient of every trained variable (PyTorch's weight_decay; grouped_sgd)")
+    a("--bias-lr-scale", type=float, help="grouped_sgd: factor c on the gradient (= learning rate) of the "
+                                          "normalization layers' β, γ (airbench: 64)")
     a("--label-smoothing", type=float, help="ε of ỹ = (1 − ε)y + ε/K")
     a("--clipnorm", type=float, help="clip the global gradient norm: g ← α·g/‖g‖ if ‖g‖ > α")
     g = p.add_argument_group("augmentation")

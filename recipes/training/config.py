@@ -6,10 +6,13 @@
 - ``standard`` — the lecture's CIFAR recipe (He et al. 2016): ResNet-20, SGD with Nesterov momentum 0.9, the linear
   decay ε_k = (1 − k/τ)ε₀ + (k/τ)ε_τ from 0.1 to 0.001, L2 penalty λ‖w‖² = 1e-4 on kernels, pad-4 crop + flip,
   batch 128, 30 epochs;
-- ``fast`` — the airbench94 recipe (Jordan 2024): the airbench net with a frozen patch-whitening layer, batch 1024,
-  Nesterov SGD with a short linear warm-up then linear decay to 0, decoupled weight decay, label smoothing 0.2,
-  alternating flip + 2-px reflect translation applied on the device, Lookahead, flip+translate test-time
-  augmentation, bf16 on an accelerator.
+- ``fast`` — the airbench94 recipe (Jordan 2024), algorithm for algorithm (README, "Fast CIFAR-10"): the airbench
+  net (frozen patch-whitening kernel with a bias trained for 3 epochs, Dirac-initialized convolutions, BatchNorm
+  ρ = 0.6, ε = 1e-12), batch 1024, 9.9 epochs, Nesterov SGD in PyTorch's form with parameter groups (BatchNorm
+  shifts at 64× the learning rate, coupled weight decay λ = 0.0153/11.5 on every trained variable:
+  ``recipes.optimization.param_groups.GroupedSGD``), ε_k warming up linearly from 0.2ε₀ over 23 % of the steps then
+  decaying linearly to 0.07ε₀, label smoothing 0.2, alternating flip + 2-px reflect translation applied on the
+  device, Lookahead, flip+translate test-time augmentation, bf16 on an accelerator.
 
 ``config_for(recipe, **overrides)`` gives a recipe's configuration with some fields changed; ``validate_config``
 checks every field (a ``ValueError`` naming the flag, its allowed range and the value) before anything is read or
@@ -24,9 +27,10 @@ import pathlib
 from augment.checks import check_choice, check_int, check_number
 
 RECIPES = ("standard", "fast")
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "grouped_sgd")
 SCHEDULES = ("constant", "linear", "cosine")
-WEIGHT_DECAY_MODES = ("l2", "decoupled")
+WEIGHT_DECAY_MODES = ("l2", "decoupled", "coupled")
+INITS = ("dirac", "glorot")
 PRECISIONS = ("auto", "off", "float16", "bfloat16")
 NORMS = ("batch", "group", "layer", "instance", "none")
 FLIPS = ("none", "random", "alternating")
@@ -58,6 +62,10 @@ class TrainConfig:
     whiten: bool = True  # airbench: frozen patch-whitening first layer
     whiten_images: int = 5000
     whiten_eps: float = 5e-4
+    whiten_bias_epochs: int = 0  # airbench: train the whitening layer's bias in epochs < this (needs grouped_sgd)
+    init: str = "dirac"  # airbench: Dirac-initialized convolutions (airbench94) or Keras' glorot
+    bn_momentum: float = 0.6  # airbench: Keras' ρ of the BatchNorm running averages
+    bn_epsilon: float = 1e-12  # airbench: BatchNorm's ε
     norm: str = "batch"
     dropout: float = 0.0
     # optimization
@@ -69,9 +77,11 @@ class TrainConfig:
     nesterov: bool = True
     schedule: str = "linear"
     warmup_epochs: float = 0.0
+    warmup_fraction: float = 0.0  # warm-up over int(fraction · τ) steps instead (airbench: 0.23)
     final_lr_fraction: float = 0.01
     weight_decay: float = 1e-4
     weight_decay_mode: str = "l2"
+    bias_lr_scale: float = 1.0  # grouped_sgd: factor c on the normalization layers' β, γ gradients (= their lr)
     label_smoothing: float = 0.0
     clipnorm: float | None = None
     # augmentation
@@ -117,8 +127,9 @@ class TrainConfig:
 RECIPE_DEFAULTS = {
     "standard": {},
     "fast": dict(
-        model="airbench", epochs=10.0, batch_size=1024, lr=1.5, momentum=0.85, warmup_epochs=0.5,
-        final_lr_fraction=0.0, weight_decay=1.3e-5, weight_decay_mode="decoupled", label_smoothing=0.2,
+        model="airbench", whiten_bias_epochs=3, epochs=9.9, batch_size=1024, optimizer="grouped_sgd", lr=1.5,
+        momentum=0.85, warmup_fraction=0.23, final_lr_fraction=0.07, weight_decay=0.0153 / 11.5,
+        weight_decay_mode="coupled", bias_lr_scale=64.0, label_smoothing=0.2,
         augment="airbench", augment_on="device", averaging="lookahead", tta=2, eval_batch_size=2000,
         mixed_precision="auto", jit=True, output_dir=None, save_model=False, tensorboard=False,
     ),
@@ -155,6 +166,10 @@ def validate_config(cfg: TrainConfig):
         check_int("--widths", w, 1)
     check_int("--whiten-images", cfg.whiten_images, 1)
     check_number("--whiten-eps", cfg.whiten_eps, 0, low_open=True)
+    check_int("--whiten-bias-epochs", cfg.whiten_bias_epochs, 0)
+    check_choice("--init", cfg.init, INITS)
+    check_number("--bn-momentum", cfg.bn_momentum, 0, 1, high_open=True)
+    check_number("--bn-eps", cfg.bn_epsilon, 0, low_open=True)
     check_choice("--norm", cfg.norm, NORMS)
     check_number("--dropout", cfg.dropout, 0, 1, high_open=True)
     check_number("--epochs", cfg.epochs, 0, low_open=True)
@@ -168,9 +183,28 @@ def validate_config(cfg: TrainConfig):
         raise ValueError(f"--warmup-epochs must be in [0, --epochs={cfg.epochs}), got {cfg.warmup_epochs!r}")
     if cfg.warmup_epochs and cfg.schedule != "linear":
         raise ValueError(f"--warmup-epochs needs --schedule linear, got --schedule {cfg.schedule}")
+    check_number("--warmup-fraction", cfg.warmup_fraction, 0, 1, high_open=True)
+    if cfg.warmup_fraction and cfg.warmup_epochs:
+        raise ValueError(f"--warmup-fraction and --warmup-epochs both set the warm-up: give one, got "
+                         f"{cfg.warmup_fraction} and {cfg.warmup_epochs}")
+    if cfg.warmup_fraction and cfg.schedule != "linear":
+        raise ValueError(f"--warmup-fraction needs --schedule linear, got --schedule {cfg.schedule}")
     check_number("--final-lr-fraction", cfg.final_lr_fraction, 0, 1)
     check_number("--weight-decay", cfg.weight_decay, 0)
     check_choice("--weight-decay-mode", cfg.weight_decay_mode, WEIGHT_DECAY_MODES)
+    check_number("--bias-lr-scale", cfg.bias_lr_scale, 0, low_open=True)
+    grouped = cfg.optimizer == "grouped_sgd"
+    if cfg.weight_decay_mode == "coupled" and not grouped:
+        raise ValueError(f"--weight-decay-mode coupled (λw added to the gradient, PyTorch's weight_decay) needs "
+                         f"--optimizer grouped_sgd, got --optimizer {cfg.optimizer}")
+    if cfg.weight_decay_mode == "decoupled" and grouped:
+        raise ValueError("--optimizer grouped_sgd takes --weight-decay-mode coupled or l2, got decoupled")
+    if cfg.bias_lr_scale != 1 and not grouped:
+        raise ValueError(f"--bias-lr-scale {cfg.bias_lr_scale} needs --optimizer grouped_sgd (parameter groups), "
+                         f"got --optimizer {cfg.optimizer}")
+    if cfg.model == "airbench" and cfg.whiten_bias_epochs and not grouped:
+        raise ValueError(f"--whiten-bias-epochs {cfg.whiten_bias_epochs} stops the bias through a parameter group: "
+                         f"needs --optimizer grouped_sgd (or --whiten-bias-epochs 0), got --optimizer {cfg.optimizer}")
     check_number("--label-smoothing", cfg.label_smoothing, 0, 1, high_open=True)
     _optional(lambda f, v: check_number(f, v, 0, low_open=True), "--clipnorm", cfg.clipnorm)
     from augment.presets import PRESETS  # imports Keras: here, not at module level (--help answers without it)
@@ -268,10 +302,10 @@ def augment_placement(cfg: TrainConfig, spec=None):
 
 
 def total_steps(cfg: TrainConfig, num_train: int):
-    """(steps per epoch, optimizer steps of the run τ, epochs given to ``fit``): τ = round(epochs · N/B) (at most
-    ``max_steps``); the last epoch is cut short when ``epochs`` is not a whole number."""
+    """(steps per epoch, optimizer steps of the run τ, epochs given to ``fit``): τ = ⌈epochs · ⌊N/B⌋⌉ (at most
+    ``max_steps``; airbench94's count); the last epoch is cut short when ``epochs`` is not a whole number."""
     per_epoch = num_train // cfg.batch_size
-    steps = max(1, int(round(cfg.epochs * per_epoch)))
+    steps = max(1, math.ceil(cfg.epochs * per_epoch - 1e-9))
     if cfg.max_steps:
         steps = min(steps, cfg.max_steps)
     return per_epoch, steps, math.ceil(steps / per_epoch)

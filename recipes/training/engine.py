@@ -75,7 +75,8 @@ def build_network(cfg: TrainConfig, splits, seed):
             kernel = patch_whitening_kernel((x - splits.mean) / splits.std, 2, cfg.whiten_eps)
         return build_model("airbench", widths=tuple(cfg.widths), num_classes=splits.num_classes,
                            input_shape=tuple(splits.train[0].shape[1:]), mean=splits.mean, std=splits.std,
-                           whitening_kernel=kernel)
+                           whitening_kernel=kernel, whiten_bias=cfg.whiten_bias_epochs > 0,
+                           bn_momentum=cfg.bn_momentum, bn_epsilon=cfg.bn_epsilon, init=cfg.init)
     regularizer = None
     if cfg.weight_decay_mode == "l2" and cfg.weight_decay > 0:
         regularizer = keras.regularizers.L2(cfg.weight_decay)
@@ -86,7 +87,8 @@ def build_network(cfg: TrainConfig, splits, seed):
 
 def learning_rate_schedule(cfg: TrainConfig, steps: int, steps_per_epoch: int):
     """ε_k: constant ε₀; the lecture's linear decay ε_k = (1 − k/τ)ε₀ + (k/τ)ε_τ with ε_τ = ε₀·final_lr_fraction
-    (after a linear warm-up over ``warmup_epochs`` when given); or cosine decay to the same floor."""
+    (after a linear warm-up from 0.2ε₀ over w steps when given: w = round(warmup_epochs · steps per epoch), or
+    w = ⌊warmup_fraction · τ⌋ as airbench94 counts it); or cosine decay to the same floor."""
     from recipes.optimization.schedules import LinearDecay
     from recipes.optimization.warmup_schedule import WarmupLinearDecay
 
@@ -95,7 +97,10 @@ def learning_rate_schedule(cfg: TrainConfig, steps: int, steps_per_epoch: int):
         return cfg.lr
     if cfg.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(cfg.lr, max(1, steps), alpha=cfg.final_lr_fraction)
-    warmup = min(int(round(cfg.warmup_epochs * steps_per_epoch)), steps - 1)
+    if cfg.warmup_fraction:
+        warmup = min(int(cfg.warmup_fraction * steps), steps - 1)
+    else:
+        warmup = min(int(round(cfg.warmup_epochs * steps_per_epoch)), steps - 1)
     if warmup > 0:
         return WarmupLinearDecay(cfg.lr, final, steps, warmup_steps=warmup)
     return LinearDecay(cfg.lr, final, max(1, steps))
@@ -113,6 +118,9 @@ def build_optimizer(cfg: TrainConfig, steps: int, steps_per_epoch: int, model=No
     from recipes.regularizers.penalties import decoupled_weight_decay_optimizer
 
     kwargs = dict(clipping_arguments(cfg.clipnorm))
+    if cfg.optimizer == "grouped_sgd":
+        return grouped_sgd_optimizer(cfg, learning_rate_schedule(cfg, steps, steps_per_epoch), steps_per_epoch,
+                                     **kwargs)
     if cfg.optimizer == "sgd":
         kwargs.update(momentum=cfg.momentum, nesterov=cfg.nesterov)
     elif cfg.optimizer == "rmsprop":
@@ -120,6 +128,29 @@ def build_optimizer(cfg: TrainConfig, steps: int, steps_per_epoch: int, model=No
     decay = cfg.weight_decay if cfg.weight_decay_mode == "decoupled" else 0.0
     return decoupled_weight_decay_optimizer(cfg.optimizer, learning_rate_schedule(cfg, steps, steps_per_epoch),
                                             weight_decay=decay, model=model if decay else None, **kwargs)
+
+
+#: The parameter groups of ``--optimizer grouped_sgd`` (patterns searched in the variables' paths).
+NORM_PARAMETERS = r"(^|/)(beta|gamma)$"
+WHITEN_BIAS = r"(^|/)whiten/bias$"
+
+
+def grouped_sgd_optimizer(cfg: TrainConfig, learning_rate, steps_per_epoch: int, **kwargs):
+    """``--optimizer grouped_sgd``: ``GroupedSGD`` (PyTorch's SGD with parameter groups) with
+
+    d = c·g + λ·w,  b ← μ b + d,  w ← w − ε_k (d + μ b),
+
+    c = ``--bias-lr-scale`` on the normalization layers' β, γ (airbench94's 64 on BatchNorm biases) and 1 elsewhere,
+    λ = ``--weight-decay`` on every trained variable with ``--weight-decay-mode coupled`` (0 otherwise), and the
+    whitening layer's bias updated in the first ``--whiten-bias-epochs`` epochs only."""
+    from recipes.optimization.param_groups import GroupedSGD, param_group
+
+    groups = [param_group(NORM_PARAMETERS, lr_scale=cfg.bias_lr_scale)]
+    if cfg.whiten_bias_epochs:
+        groups.append(param_group(WHITEN_BIAS, train_steps=cfg.whiten_bias_epochs * steps_per_epoch))
+    decay = cfg.weight_decay if cfg.weight_decay_mode == "coupled" else 0.0
+    return GroupedSGD(learning_rate, momentum=cfg.momentum, nesterov=cfg.nesterov, coupled_weight_decay=decay,
+                      groups=groups, **kwargs)
 
 
 def build_loss(cfg: TrainConfig, one_hot: bool):
@@ -196,21 +227,22 @@ class _nothing:
 class _EpochTimer(keras.callbacks.Callback):
     """Wall-clock of the training steps alone: from an epoch's first step to the end of its last (the logs are
     materialized at the epoch's end, which waits for the device), summed over epochs; evaluation excluded.
-    Also adds ``lr`` (ε_k at the epoch's end) and ``images_per_second`` to the epoch's logs."""
+    ``train_cpu_s`` is the process CPU time (``time.process_time``: every thread, user + system) over the same
+    spans. Also adds ``lr`` (ε_k at the epoch's end) and ``images_per_second`` to the epoch's logs."""
 
     def __init__(self, batch_size, epochs=None):
         super().__init__()
         self.batch_size, self.epochs = batch_size, epochs
-        self.train_s, self.steps = 0.0, 0
-        self._t0 = None
+        self.train_s, self.train_cpu_s, self.steps = 0.0, 0.0, 0
+        self._t0 = self._c0 = None
         self._batches = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._t0, self._batches = None, 0
+        self._t0, self._c0, self._batches = None, None, 0
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._t0 is None:
-            self._t0 = time.perf_counter()
+            self._t0, self._c0 = time.perf_counter(), time.process_time()
 
     def on_train_batch_end(self, batch, logs=None):
         self._batches += 1
@@ -221,6 +253,7 @@ class _EpochTimer(keras.callbacks.Callback):
                 float(np.asarray(v))
         seconds = time.perf_counter() - self._t0 if self._t0 is not None else 0.0
         self.train_s += seconds
+        self.train_cpu_s += time.process_time() - self._c0 if self._c0 is not None else 0.0
         self.steps += self._batches
         if logs is not None:
             logs["images_per_second"] = self._batches * self.batch_size / max(seconds, 1e-9)
@@ -641,6 +674,8 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
         "compile_s": round(compile_s, 3),
         "eval_s": round(eval_s, 3),
         "images_per_s": round(steps_run * cfg.batch_size / max(train_s, 1e-9), 1),
+        "train_cpu_s": round(timer.train_cpu_s, 3),
+        "images_per_cpu_s": round(steps_run * cfg.batch_size / max(timer.train_cpu_s, 1e-9), 1),
         "time_to_target_s": None if time_to_target is None else round(time_to_target, 3),
         "first_loss": losses[0] if losses else None,
         "last_loss": losses[-1] if losses else None,
@@ -651,7 +686,8 @@ def run_seed(cfg: TrainConfig, splits, seed, out, strategy=None, extra_callbacks
     if es is not None:
         metrics["early_stopping"] = es.summary()
     log(f"seed {seed}: test_accuracy {test_accuracy:.4f} (tta {cfg.tta}), {steps_run} steps in {train_s:.1f} s "
-        f"({metrics['images_per_s']:.0f} img/s), compile {compile_s:.1f} s")
+        f"({metrics['images_per_s']:.0f} img/s, {metrics['images_per_cpu_s']:.0f} img per CPU-s), "
+        f"compile {compile_s:.1f} s")
     if folder is not None and chief:
         try:
             folder.finish(network, history, metrics, es, backup_dir)
@@ -699,14 +735,14 @@ def _build_for_multiworker(model, strategy, local_batches):
 
 def print_summary(summary, log=print):
     """The per-seed table and the mean ± standard deviation over seeds."""
-    keys = ("seed", "test_accuracy", "train_s", "compile_s", "eval_s", "images_per_s", "time_to_target_s",
-            "first_loss", "last_loss", "steps")
+    keys = ("seed", "test_accuracy", "train_s", "compile_s", "eval_s", "images_per_s", "images_per_cpu_s",
+            "time_to_target_s", "first_loss", "last_loss", "steps")
     log("\n" + " | ".join(f"{k:>16}" for k in keys))
     for r in summary["runs"]:
         log(" | ".join(f"{_fmt(r.get(k)):>16}" for k in keys))
     log(f"\nmean over {summary['seeds']} seed(s): test accuracy {summary['test_accuracy_mean']:.4f} ± "
         f"{summary['test_accuracy_std']:.4f}, train {summary['train_s_mean']:.2f} ± {summary['train_s_std']:.2f} s, "
-        f"{summary['images_per_s_mean']:.0f} img/s, compile {summary['compile_s_mean']:.1f} s, "
+        f"{summary['images_per_s_mean']:.0f} img/s, {summary['images_per_cpu_s_mean']:.0f} img per CPU-s, compile {summary['compile_s_mean']:.1f} s, "
         f"reached {summary['target']:.2%}: {summary['reached_target']}")
 
 

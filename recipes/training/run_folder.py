@@ -48,8 +48,8 @@ from callbacks.backup_and_restore import kill_point, pid_alive, remove_stale_tem
 
 RECORD = "run.json"
 LOCK = ".lock"
-RESULT_KEYS = ("seed", "test_accuracy", "train_s", "compile_s", "eval_s", "images_per_s", "time_to_target_s",
-               "first_loss", "last_loss", "steps")
+RESULT_KEYS = ("seed", "test_accuracy", "train_s", "compile_s", "eval_s", "images_per_s", "train_cpu_s",
+               "images_per_cpu_s", "time_to_target_s", "first_loss", "last_loss", "steps")
 #: What a run may create in its folder (besides ``seed<k>/`` folders and ``superseded-*/``).
 RUN_NAMES = frozenset({RECORD, LOCK, "config.json", "history.csv", "history.json", "metrics.json", "model.keras",
                        "early_stopping.json", "logs", "backup", "results.csv", "summary.json"})
@@ -369,6 +369,7 @@ def summarize(cfg, runs, precision):
         "test_accuracy_mean": float(acc.mean()), "test_accuracy_std": float(acc.std()),
         "train_s_mean": float(train.mean()), "train_s_std": float(train.std()),
         "images_per_s_mean": float(np.mean([r["images_per_s"] for r in runs])),
+        "images_per_cpu_s_mean": float(np.mean([r.get("images_per_cpu_s", float("nan")) for r in runs])),
         "compile_s_mean": float(np.mean([r["compile_s"] for r in runs])),
         "reached_target": f"{len(hits)}/{len(runs)}", "target": cfg.target,
         "time_to_target_s_mean": float(np.mean(hits)) if hits else None,

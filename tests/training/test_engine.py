@@ -1,5 +1,6 @@
 """The one training engine: both recipes as configurations, both augmentation placements, the optimizer builder,
 fractional epochs, seeds, weight averaging; the fast command rejects a bad flag by name."""
+import math
 import subprocess
 import sys
 
@@ -75,6 +76,7 @@ def test_data_and_device_placements_train_identically(augment):
 def test_fractional_epochs_and_max_steps():
     assert total_steps(config_for("standard", epochs=1.5, batch_size=16), 64) == (4, 6, 2)
     assert total_steps(config_for("standard", epochs=3, batch_size=16, max_steps=5), 64) == (4, 5, 2)
+    assert total_steps(config_for("fast", epochs=9.9), 50000) == (48, 476, 10)  # airbench94: ceil(48 · 9.9)
     splits = _splits(64, 20, size=32)
     cfg = config_for("standard", model="resnet20", width=2, epochs=1.5, batch_size=16, output_dir=None, verbose=0,
                      tensorboard=False)
@@ -125,9 +127,63 @@ def test_learning_rate_schedules():
     lin = engine.learning_rate_schedule(config_for("standard", lr=0.1, final_lr_fraction=0.01), 100, 10)
     assert float(lin(0)) == pytest.approx(0.1) and float(lin(50)) == pytest.approx(0.0505)
     assert float(lin(100)) == pytest.approx(0.001)
-    warm = engine.learning_rate_schedule(config_for("fast", lr=1.0), 100, 10)  # warm-up 0.5 epochs = 5 steps
+    warm = engine.learning_rate_schedule(config_for("standard", lr=1.0, warmup_epochs=0.5, final_lr_fraction=0),
+                                         100, 10)  # warm-up 0.5 epochs = 5 steps
     assert float(warm(0)) == pytest.approx(0.2) and float(warm(5)) == pytest.approx(1.0)
     assert float(warm(100)) == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.parametrize("epochs, per_epoch", [(2, 48), (9.9, 48)])
+def test_fast_schedule_is_airbench94_get_lr_step_by_step(epochs, per_epoch):
+    """airbench94's LambdaLR factor, step k = 0 … τ: warm-up int(0.23τ) steps from 0.2 to 1, then 1 → 0.07;
+    τ = ceil(epochs · steps per epoch) (96 and 476)."""
+    cfg = config_for("fast", lr=1.5, epochs=epochs)
+    _, tau, _ = total_steps(cfg, per_epoch * 1024 + 500)
+    assert tau == math.ceil(per_epoch * epochs)
+    sched = engine.learning_rate_schedule(cfg, tau, per_epoch)
+
+    def get_lr(step):  # airbench94.py, written out
+        warmup_steps = int(tau * 0.23)
+        if step < warmup_steps:
+            frac = step / warmup_steps
+            return 0.2 * (1 - frac) + 1.0 * frac
+        frac = (step - warmup_steps) / (tau - warmup_steps)
+        return 1.0 * (1 - frac) + 0.07 * frac
+
+    got = [float(keras.ops.convert_to_numpy(sched(k))) for k in range(tau + 1)]
+    np.testing.assert_allclose(got, [1.5 * get_lr(k) for k in range(tau + 1)], rtol=1e-5)
+
+
+def test_grouped_sgd_groups_of_the_airbench_net():
+    """The fast recipe's optimizer: BatchNorm shifts at c = 64, coupled λ on every trained variable (biases too),
+    the whitening bias trained for 3 epochs only, the whitening kernel not trained at all."""
+    splits = _splits(256, 20, size=32)
+    cfg = config_for("fast", widths=(8, 16, 16), whiten_images=64)
+    network = engine.build_network(cfg, splits, 0)
+    opt = engine.build_optimizer(cfg, 40, 10)
+    opt.build(network.trainable_variables)
+    rules = {v.path: opt._rules[opt._get_variable_index(v)] for v in network.trainable_variables}
+    lam = 0.0153 / 11.5
+    assert rules.pop("whiten/bias") == (1.0, lam, 30)
+    assert "whiten/kernel" not in rules and len(rules) == 6 + 6 + 1  # 6 convs, 6 BN shifts, the head
+    for path, rule in rules.items():
+        assert rule == ((64.0, lam, None) if path.endswith("/beta") else (1.0, lam, None)), path
+
+
+def test_metrics_report_cpu_time(tmp_path, monkeypatch):
+    import csv
+
+    splits = _splits(64, 20, size=32)
+    monkeypatch.setattr(engine, "prepare_cifar10", lambda *a, **k: splits)
+    cfg = config_for("standard", model="resnet20", width=2, epochs=1, batch_size=16, seeds=1,
+                     output_dir=str(tmp_path / "run"), verbose=0, tensorboard=False)
+    r = engine.run_training(cfg, log=lambda *a: None)["runs"][0]
+    assert r["train_cpu_s"] > 0
+    assert r["images_per_cpu_s"] == pytest.approx(r["steps"] * 16 / r["train_cpu_s"], rel=1e-2)
+    # CPU time counts every thread: on a busy or single core it is not far below the wall-clock, and never absurd
+    assert 0.2 * r["train_s"] < r["train_cpu_s"] < 64 * r["train_s"]
+    row = next(csv.DictReader(open(tmp_path / "run" / "results.csv")))
+    assert float(row["images_per_cpu_s"]) == r["images_per_cpu_s"] and float(row["train_cpu_s"]) > 0
 
 
 def test_lookahead_callback_matches_the_rule():

@@ -186,6 +186,17 @@ BAD_FLAGS = [
     (["--eval-batch-size", "0"], "--eval-batch-size must be"), (["--target", "1.5"], "--target must be"),
     (["--loss-scale", "0.5"], "--loss-scale must be"), (["--seeds", "0"], "--seeds must be an integer"),
     (["--max-steps", "0"], "--max-steps must be an integer"),
+    (["--whiten-bias-epochs=-1"], "--whiten-bias-epochs must be an integer in [0, inf), got -1"),
+    (["--model", "airbench", "--whiten-bias-epochs", "3"], "--whiten-bias-epochs 3 stops the bias"),
+    (["--init", "he"], "--init must be one of dirac, glorot"),
+    (["--bn-momentum", "1"], "--bn-momentum must be a finite number in [0, 1), got 1.0"),
+    (["--bn-eps", "0"], "--bn-eps must be a finite number in (0, inf), got 0.0"),
+    (["--warmup-fraction", "1"], "--warmup-fraction must be a finite number in [0, 1), got 1.0"),
+    (["--warmup-fraction", "0.2", "--warmup-epochs", "1"], "--warmup-fraction and --warmup-epochs both"),
+    (["--bias-lr-scale", "0"], "--bias-lr-scale must be a finite number in (0, inf), got 0.0"),
+    (["--bias-lr-scale", "64"], "--bias-lr-scale 64.0 needs --optimizer grouped_sgd"),
+    (["--weight-decay-mode", "coupled"], "--weight-decay-mode coupled (λw added to the gradient"),
+    (["--optimizer", "grouped_sgd", "--weight-decay-mode", "decoupled"], "grouped_sgd takes --weight-decay-mode"),
 ]
 PATH_FLAGS = ("--data-dir", "--cache-dir", "--output-dir")
 
