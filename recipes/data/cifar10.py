@@ -62,8 +62,9 @@ def load_cifar10(data_dir=None, cache_dir=None, tfds_data_dir=None, check_networ
 
     Args:
         data_dir: folder with ``train/<class>/*.png`` and ``test/<class>/*.png``; class indices follow the
-            sorted class-folder names (for CIFAR-10 the standard order, airplane=0 … truck=9). ``None`` loads
-            the ``cifar10`` dataset of tensorflow-datasets.
+            sorted class-folder names (for CIFAR-10 the standard order, airplane=0 … truck=9); or a folder of
+            NumPy shards with their manifest (``recipes.data.shards``, read as packed). ``None`` loads the
+            ``cifar10`` dataset of tensorflow-datasets.
         cache_dir: where decoded folder data is cached (default ``default_cache_dir()``).
         tfds_data_dir: tensorflow-datasets' ``data_dir`` (default: its own).
         check_network: before a tensorflow-datasets download, check within 3 s that its source answers, and
@@ -74,6 +75,10 @@ def load_cifar10(data_dir=None, cache_dir=None, tfds_data_dir=None, check_networ
     (``--train-limit N``); class-sorted folder order would make ``x[:N]`` one or two classes.
     """
     if data_dir is not None:
+        from recipes.data.shards import is_shard_folder, load_shards
+
+        if is_shard_folder(data_dir):
+            return load_shards(data_dir)
         return load_image_folder(data_dir, cache_dir=cache_dir, expected_shape=IMAGE_SHAPE)
     return _load_tfds(tfds_data_dir, check_network)
 

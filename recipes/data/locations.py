@@ -3,7 +3,7 @@
 Every command resolves a dataset's folder the same way (``resolve_data_dir``):
 
 1. ``--data-dir DIR`` (``data_dir=`` in Python) when given: either the dataset's own folder (for CIFAR-10 the
-   folder holding ``train/`` and ``test/``) or a data root that holds it as ``DIR/<name>`` (the layout of
+   folder holding ``train/`` and ``test/``, or the shard folder of ``recipes.data.shards``) or a data root that holds it as ``DIR/<name>`` (the layout of
    ``../shared/data``: ``cifar10/``, ``fsdd/``, ``text/``, ``nltk_data/``);
 2. else ``$RECIPES_DATA/<name>`` when the variable is set and that folder exists;
 3. else ``None``: the download route (tensorflow-datasets for CIFAR-10). Datasets that have no download route
@@ -21,6 +21,8 @@ DATASETS = {
     "text": "stsa.binary.train",  # the EDA paper's sentence sets
     "nltk_data": "corpora",  # corpora/wordnet.zip
 }
+#: Other files that also show a folder is that dataset (CIFAR-10 packed as NumPy shards: ``recipes.data.shards``).
+ALTERNATIVE_MARKERS = {"cifar10": ("cifar10-shards.json",)}
 #: Datasets with a download route (resolve_data_dir returns None for them when nothing local is named).
 DOWNLOADABLE = ("cifar10",)
 
@@ -41,7 +43,7 @@ def default_cache_dir() -> pathlib.Path:
 
 
 def _is_dataset(folder: pathlib.Path, name: str) -> bool:
-    return (folder / DATASETS[name]).exists()
+    return any((folder / marker).exists() for marker in (DATASETS[name], *ALTERNATIVE_MARKERS.get(name, ())))
 
 
 def resolve_data_dir(name, data_dir=None, required=None):
