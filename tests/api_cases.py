@@ -149,6 +149,8 @@ CASES: dict[str, Case] = {
     # issue 16 (airbench94, faithful)
     "GroupedSGD": Case(dict(learning_rate=0.05, momentum=0.85, nesterov=True, coupled_weight_decay=1e-3,
                             groups=[dict(pattern="bias", lr_scale=4.0, train_steps=1)])),
+    "DiracUniform": Case(dict(seed=1)),
+    "PatchWhitening": Case(dict(filters=4, patch_size=2, use_bias=True), input_shape=(8, 8, 3)),
 }
 
 

@@ -19,6 +19,7 @@ JAX_TEST_FILES = [
     # optimizers and schedules
     "tests/regularizers/test_proximal_sgd.py", "tests/optimization/test_gradient_noise.py", "tests/optimization/test_sign_sgd.py", "tests/optimization/test_sophia.py",
     "tests/optimization/test_schedules.py", "tests/optimization/test_gradient_clipping.py", "tests/optimization/test_warmup_schedule.py",
+    "tests/optimization/test_param_groups.py",
     # layers
     "tests/analysis/test_replicas.py", "tests/normalization/test_weight_norm.py", "tests/normalization/test_weight_standardization.py",
     "tests/normalization/test_feature_scaling.py", "tests/normalization/test_normalization_reference.py", "tests/augment/test_spec_augment.py",
