@@ -476,7 +476,7 @@ def prepare_cifar10(data_dir=None, cache_dir=None, train_limit=None, val_size=0,
     """Load CIFAR-10 and cut it into the sets of a run: the one data preparation every command uses.
 
     1. the folder from ``resolve_data_dir("cifar10", data_dir)`` (``--data-dir``, else ``$RECIPES_DATA/cifar10``,
-       else tensorflow-datasets), decoded once and cached;
+       else tensorflow-datasets), decoded once and cached; or the NumPy shards of ``recipes.data.shards``;
     2. ``train_limit`` N: the first N training images (a random, nearly balanced subset: the loader's order is a
        fixed shuffle); ``test_limit`` M: a fixed random subset of M test images (seed 0; the folder's test images
        come sorted by class);
@@ -486,7 +486,8 @@ def prepare_cifar10(data_dir=None, cache_dir=None, train_limit=None, val_size=0,
     Raises ``ValueError`` naming the flag (``--train-limit``, ``--val-size``, ``--test-limit``, ``--batch-size``,
     ``--cache-dir``) when a size does not fit the data, and when images are not finite or labels fall outside
     [0, 10). ``batch_size`` (optional) must be <= the number of training images left after ``train_limit`` and
-    ``val_size``. For a folder these checks use its listing, before any image is read, decoded or cached; on the
+    ``val_size``. For a folder these checks use its listing (for shards, their manifest's counts), before any
+    image is read, decoded or cached; on the
     tensorflow-datasets route they follow the download.
     """
     for flag, value in (("--train-limit", train_limit), ("--test-limit", test_limit), ("--batch-size", batch_size)):
@@ -496,8 +497,13 @@ def prepare_cifar10(data_dir=None, cache_dir=None, train_limit=None, val_size=0,
         raise ValueError(f"--val-size must be an integer >= 0, got {val_size!r}")
     folder = resolve_data_dir("cifar10", data_dir)
     if folder is not None:  # sizes from the listing: a size that cannot fit fails before any image is decoded
-        _, listing = _list_folder(folder)
-        _check_sizes(len(listing["train"][1]), train_limit, val_size, batch_size)
+        from recipes.data.shards import is_shard_folder, shard_counts
+
+        if is_shard_folder(folder):  # NumPy shards: the counts their manifest states
+            n_train = shard_counts(folder)["train"]
+        else:
+            n_train = len(_list_folder(folder)[1]["train"][1])
+        _check_sizes(n_train, train_limit, val_size, batch_size)
     (x_train, y_train), (x_test, y_test) = load_cifar10(folder, cache_dir=cache_dir)
     if train_limit is not None:
         x_train, y_train = x_train[:train_limit], y_train[:train_limit]

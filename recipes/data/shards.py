@@ -28,7 +28,7 @@ MANIFEST = "cifar10-shards.json"
 FORMAT = "keras-recipes cifar10 npz shards v1"
 DEFAULT_MAX_BYTES = 55_000_000
 
-__all__ = ["MANIFEST", "pack_shards", "load_shards", "is_shard_folder"]
+__all__ = ["MANIFEST", "pack_shards", "load_shards", "is_shard_folder", "shard_counts"]
 
 
 def _sha256(path, chunk=1 << 22):
@@ -42,6 +42,16 @@ def _sha256(path, chunk=1 << 22):
 def is_shard_folder(folder) -> bool:
     """Whether ``folder`` holds a shard manifest."""
     return (pathlib.Path(folder) / MANIFEST).is_file()
+
+
+def shard_counts(folder) -> dict:
+    """``{"train": N, "test": M}``: the image counts the manifest states (no shard is read), so that sizes can be
+    checked against the flags before any data is loaded."""
+    manifest = json.loads((pathlib.Path(folder) / MANIFEST).read_text())
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"{pathlib.Path(folder) / MANIFEST} is not a {FORMAT!r} manifest "
+                         f"(format {manifest.get('format')!r})")
+    return {split: int(manifest["counts"][split]) for split in ("train", "test")}
 
 
 def pack_shards(train, test, out_dir, max_bytes=DEFAULT_MAX_BYTES, classes=None):

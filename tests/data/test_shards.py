@@ -61,6 +61,12 @@ def test_shard_folder_is_a_cifar10_data_dir_equal_to_the_png_folder(tmp_path, mo
     for u, v in zip((*a.train, *a.val, *a.test), (*b.train, *b.val, *b.test)):
         np.testing.assert_array_equal(u, v)
     np.testing.assert_array_equal(a.mean, b.mean)
+    # sizes are judged from the manifest before any shard is read (a missing shard is not even noticed)
+    (tmp_path / "root" / "cifar10" / "train-000.npz").unlink()
+    with pytest.raises(ValueError, match=r"--batch-size must be <= the number of training images \(18\), got 19"):
+        prepare_cifar10(tmp_path / "root", tmp_path / "cache", batch_size=19)
+    with pytest.raises(FileNotFoundError, match="train-000.npz"):
+        prepare_cifar10(tmp_path / "root", tmp_path / "cache", batch_size=18)
 
 
 def test_pack_script_writes_shards_under_the_limit(repo_root, subprocess_env, tmp_path):
