@@ -53,7 +53,7 @@ class WeightAveraging:
         out = []
         for a, v in zip(averages, values):
             if "int" in str(v.dtype) or "bool" in str(v.dtype):
-                out.append(v)
+                out.append(ops.copy(v))  # a buffer of its own (see WeightAveragingCallback)
             else:
                 out.append(ops.cast(beta * ops.cast(a, "float32") + (1.0 - beta) * ops.cast(v, "float32"), v.dtype))
         return out
@@ -75,7 +75,9 @@ class WeightAveragingCallback(keras.callbacks.Callback):
     θ̄ starts as the weights at the first training step (after a backup was restored). ``swapped_in()`` is a context
     in which the model holds θ̄ (for an evaluation) and θ afterwards; ``assign_average()`` leaves θ̄ in the model
     (at the end of training, before saving). Under JAX the trainer's device state is synced into the variables
-    only on the steps that update θ̄. Not serialized with the model (callbacks never are).
+    only on the steps that update θ̄, and θ̄ never shares a buffer with a variable: the JAX trainer donates the
+    variables' buffers to each compiled step, which would delete an average assigned without a copy. Not
+    serialized with the model (callbacks never are).
     """
 
     def __init__(self, averaging: WeightAveraging):
@@ -135,7 +137,7 @@ class WeightAveragingCallback(keras.callbacks.Callback):
         self.average = WeightAveraging.update(self.average, values, self.averaging.decay_at(self._step))
         if self.averaging.mode == "lookahead":
             for v, a in zip(self._variables, self.average):
-                v.assign(a)
+                v.assign(ops.copy(a))
 
     def assign_average(self):
         """Put θ̄ into the model (a no-op before the first step, unless θ̄ was restored from a backup)."""
@@ -147,7 +149,7 @@ class WeightAveragingCallback(keras.callbacks.Callback):
             return
         self._sync()
         for v, a in zip(self._variables, self.average):
-            v.assign(a)
+            v.assign(ops.copy(a))
 
     @contextlib.contextmanager
     def swapped_in(self):
