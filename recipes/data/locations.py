@@ -3,8 +3,9 @@
 Every command resolves a dataset's folder the same way (``resolve_data_dir``):
 
 1. ``--data-dir DIR`` (``data_dir=`` in Python) when given: either the dataset's own folder (for CIFAR-10 the
-   folder holding ``train/`` and ``test/``, or the shard folder of ``recipes.data.shards``) or a data root that holds it as ``DIR/<name>`` (the layout of
-   ``../shared/data``: ``cifar10/``, ``fsdd/``, ``text/``, ``nltk_data/``);
+   folder holding ``train/`` and ``test/``, or the shard folder of ``recipes.data.shards``) or a data root that
+   holds it as ``DIR/<name>`` (the layout of ``../shared/data``: ``cifar10/``, ``fsdd/``, ``text/``,
+   ``nltk_data/``);
 2. else ``$RECIPES_DATA/<name>`` when the variable is set and that folder exists;
 3. else ``None``: the download route (tensorflow-datasets for CIFAR-10). Datasets that have no download route
    raise ``DataUnavailableError`` naming ``--data-dir`` and ``RECIPES_DATA``.

@@ -92,7 +92,8 @@ class GroupedSGD(keras.optimizers.Optimizer):
             raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
         if kwargs.get("weight_decay") not in (None, 0, 0.0):
             raise ValueError("weight_decay (Keras' decoupled decay) is not used by GroupedSGD: pass "
-                             f"coupled_weight_decay (λw added to the gradient), got weight_decay={kwargs['weight_decay']!r}")
+                             "coupled_weight_decay (λw added to the gradient), got "
+                             f"weight_decay={kwargs['weight_decay']!r}")
         kwargs.pop("weight_decay", None)
         if isinstance(groups, (str, dict)) or not hasattr(groups, "__iter__"):
             raise TypeError(f"groups must be a sequence of param_group dicts, got {groups!r}")

@@ -742,7 +742,8 @@ def print_summary(summary, log=print):
         log(" | ".join(f"{_fmt(r.get(k)):>16}" for k in keys))
     log(f"\nmean over {summary['seeds']} seed(s): test accuracy {summary['test_accuracy_mean']:.4f} ± "
         f"{summary['test_accuracy_std']:.4f}, train {summary['train_s_mean']:.2f} ± {summary['train_s_std']:.2f} s, "
-        f"{summary['images_per_s_mean']:.0f} img/s, {summary['images_per_cpu_s_mean']:.0f} img per CPU-s, compile {summary['compile_s_mean']:.1f} s, "
+        f"{summary['images_per_s_mean']:.0f} img/s, {summary['images_per_cpu_s_mean']:.0f} img per CPU-s, "
+        f"compile {summary['compile_s_mean']:.1f} s, "
         f"reached {summary['target']:.2%}: {summary['reached_target']}")
 
 
