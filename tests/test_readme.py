@@ -173,6 +173,8 @@ COMMANDS_RULES = [
     (r"^python -m recipes$", RUN, ""),
     (r"^KERAS_BACKEND=jax python -c \"import keras; print\(keras\.backend\.backend\(\)\)\"$", "skip",
      "tests/test_jax_backend.py runs the toolkit's tests under KERAS_BACKEND=jax (8 s of imports saved here)"),
+    (r"^python3 -m pip download ", "skip", "downloads wheels for the GPU machine from the package registry"),
+    (r"^python scripts/pack_cifar10_shards\.py", "help", "packs all of CIFAR-10 into 184 MB of NumPy shards"),
     (r"^python scripts/ridge_collinear\.py", RUN, ""),
     (r"^python scripts/early_stopping_l2\.py$", RUN, ""),
     (r"^python scripts/double_descent_cpu\.py", "help", "about 25 s of random-features fits (20 training sets, "
