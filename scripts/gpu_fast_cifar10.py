@@ -19,7 +19,6 @@ Ends with ``test_accuracy=<mean>``; writes ``results.csv``/``summary.json`` unde
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -33,16 +32,19 @@ def _use_jax():
 
 
 def _parse(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", required=True, help="CIFAR-10: a shard folder (cifar10-shards.json) or a PNG folder")
+    from recipes import cli
+
+    p = cli.make_parser(__doc__, datasets=("cifar10",), output_dir="runs/gpu_fast", seed=False)
     p.add_argument("--seeds", type=int, default=5, help="seeds 0 … N−1 (default 5)")
     p.add_argument("--target", type=float, default=0.94, help="test accuracy to time (default 0.94)")
     p.add_argument("--budget-s", type=float, default=420.0, help="start no seed that would end after this many "
                                                                  "seconds of the call (default 420)")
-    p.add_argument("--output-dir", default="runs/gpu_fast", help="results.csv, summary.json, a folder per seed")
     p.add_argument("--require-gpu", action="store_true", help="exit with status 4 when JAX sees no GPU")
     p.add_argument("rest", nargs="*", help="after --: flags of scripts/train_cifar10_fast.py")
-    return p, p.parse_args(argv)
+    args = cli.parse_args(p, argv, tensorflow=False)  # log levels set; TensorFlow is never imported here
+    if args.data_dir is None:
+        p.error("--data-dir is required: a shard folder (cifar10-shards.json) or a PNG folder of CIFAR-10")
+    return p, args
 
 
 def _preflight(require_gpu):
