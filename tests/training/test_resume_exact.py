@@ -45,8 +45,8 @@ def _weights(path):
 
 
 CASES = {
-    "dropout+mixup+label-smoothing": ["--dropout", "0.3", "--augment", "mixup", "--label-smoothing", "0.1"],
-    "float16": ["--mixed-precision", "float16", "--loss-scale", "1024"],
+    "dropout+mixup+label-smoothing+float16": ["--dropout", "0.3", "--augment", "mixup", "--label-smoothing", "0.1",
+                                              "--mixed-precision", "float16", "--loss-scale", "1024"],
     "early-stopping": ["--early-stopping", "--val-size", "6", "--eval-every", "3", "--patience", "2",
                        "--augment", "mixup", "--dropout", "0.3", "--epochs", "2"],
 }
