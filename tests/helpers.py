@@ -72,3 +72,21 @@ def backend_grads(fn, *arrays):
             tape.watch(t)
         loss = fn(*tensors)
     return [g.numpy() for g in tape.gradient(loss, tensors)]
+
+
+def run_train_command(root, out, *flags):
+    """The training command in this process on the image folder ``root/data`` (cache ``root/cache``), writing to
+    ``out``: (exit status, stdout, stderr)."""
+    import contextlib
+    import io
+
+    from recipes.training import command
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = command.main(["--data-dir", str(root / "data"), "--cache-dir", str(root / "cache"),
+                                 "--output-dir", str(out), *flags])
+        except SystemExit as e:
+            code = e.code
+    return code, stdout.getvalue(), stderr.getvalue()

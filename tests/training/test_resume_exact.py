@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from recipes.training import command, engine
-from tests.helpers import write_image_folder
+from recipes.training import engine
+from tests.helpers import run_train_command, write_image_folder
 
 TINY = ["--model", "resnet20", "--width", "2", "--batch-size", "8", "--lr", "0.05", "--verbose", "0",
         "--no-tensorboard", "--epochs", "3"]
@@ -25,17 +25,8 @@ def data(tmp_path_factory):
 
 
 def _main(data, out, *extra):
-    import contextlib
-    import io
-
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = command.main(["--data-dir", str(data / "data"), "--cache-dir", str(data / "cache"),
-                                 "--output-dir", str(out), *TINY, *extra])
-        except SystemExit as e:
-            code = e.code
-    return code, stdout.getvalue(), stderr.getvalue()
+    """The training command in this process: (exit status, stdout, stderr)."""
+    return run_train_command(data, out, *TINY, *extra)
 
 
 def _weights(path):

@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from recipes.training import command, engine, run_folder
-from tests.helpers import write_image_folder
+from recipes.training import engine, run_folder
+from tests.helpers import run_train_command, write_image_folder
 
 TINY = ["--model", "resnet20", "--width", "2", "--batch-size", "8", "--lr", "0.05", "--verbose", "0",
         "--no-tensorboard", "--epochs", "2"]
@@ -27,17 +27,7 @@ def data(tmp_path_factory):
 
 def _main(data, out, *extra):
     """The training command in this process: (exit status, stdout, stderr)."""
-    import contextlib
-    import io
-
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = command.main(["--data-dir", str(data / "data"), "--cache-dir", str(data / "cache"),
-                                 "--output-dir", str(out), *TINY, *extra])
-        except SystemExit as e:
-            code = e.code
-    return code, stdout.getvalue(), stderr.getvalue()
+    return run_train_command(data, out, *TINY, *extra)
 
 
 def _snapshot(folder):
